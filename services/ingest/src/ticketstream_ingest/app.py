@@ -1,0 +1,31 @@
+"""Composition root of the ingest service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ticketstream.service import ServicePlatform, create_service_app
+from ticketstream_ingest import api, handlers, store
+from ticketstream_ingest.settings import Settings
+from ticketstream_ingest.smtp import SmtpListener
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    platform = ServicePlatform(settings, indexes=store.INDEXES)
+    inbound_store = store.InboundStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
+    platform.broker.include_router(handlers.create_router(settings))
+    if settings.smtp_port:
+        listener = SmtpListener(inbound_store, settings)
+        platform.startup_steps.append(listener.start)
+        platform.shutdown_steps.append(listener.stop)
+    app = create_service_app(
+        platform,
+        title="Ticketstream ingest",
+        description="Inbound email (SMTP and raw-MIME webhook) becomes inbound.* events.",
+        routers=[api.router],
+    )
+    app.state.inbound_store = inbound_store
+    return app

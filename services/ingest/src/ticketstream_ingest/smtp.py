@@ -1,0 +1,86 @@
+"""SMTP edge of ingest: accepts mail for the support address and its plus-addresses.
+
+A message is answered 250 only after it is stored with its outbox event in one transaction, so
+an acknowledged message is never lost; other recipients get 550, oversize messages 552.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from aiosmtpd.smtp import SMTP, Envelope
+from aiosmtpd.smtp import Session as SmtpSession
+
+from ticketstream.contracts.events import InboundChannel
+from ticketstream_ingest.domain import InvalidEmailError, is_support_recipient, parse_email
+from ticketstream_ingest.settings import Settings
+from ticketstream_ingest.store import InboundStore
+
+log = logging.getLogger(__name__)
+
+
+class SupportMailbox:
+    """aiosmtpd handler: the hooks aiosmtpd calls for RCPT and DATA."""
+
+    def __init__(self, store: InboundStore, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if not is_support_recipient(address, self._settings.support_address):
+            return f"550 5.1.1 <{address}>: no such mailbox here"
+        envelope.rcpt_tos.append(address)
+        return "250 2.1.5 OK"
+
+    async def handle_DATA(  # noqa: N802 - aiosmtpd's hook name
+        self, server: SMTP, session: SmtpSession, envelope: Envelope
+    ) -> str:
+        raw = envelope.original_content or b""
+        if len(raw) > self._settings.inbound_max_bytes:
+            return "552 5.3.4 message exceeds the size limit"
+        try:
+            parsed = parse_email(raw, id_domain=self._settings.support_address.partition("@")[2])
+        except InvalidEmailError as error:
+            return f"554 5.6.0 {error}"
+        try:
+            result = await self._store.accept_email(
+                parsed=parsed, raw=raw, channel=InboundChannel.SMTP, now=datetime.now(UTC)
+            )
+        except Exception:  # noqa: BLE001 - the sender must retry, never believe it was stored
+            log.exception("could not store an inbound message")
+            return "451 4.3.0 temporary failure, please retry"
+        return f"250 2.0.0 {result.status.value} as {result.inbound_id}"
+
+
+class SmtpListener:
+    def __init__(self, store: InboundStore, settings: Settings) -> None:
+        self._handler = SupportMailbox(store, settings)
+        self._settings = settings
+        self._server: asyncio.Server | None = None
+
+    def _protocol(self) -> Any:
+        return SMTP(
+            self._handler,
+            data_size_limit=self._settings.inbound_max_bytes,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            hostname=self._settings.support_address.partition("@")[2] or "ticketstream",
+            ident="Ticketstream ingest",
+        )
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            self._protocol, host=self._settings.http_host, port=self._settings.smtp_port
+        )
+        log.info("SMTP listener on %s:%d", self._settings.http_host, self._settings.smtp_port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

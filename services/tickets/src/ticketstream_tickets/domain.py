@@ -1,0 +1,113 @@
+"""Pure ticket rules: how a ticket is born from an email or an API request. No IO here."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from ticketstream.contracts.events import InboundMessageReceived, InteractionSummary
+from ticketstream.contracts.models import (
+    CUSTOMER_VISIBLE_INTERACTIONS,
+    InteractionType,
+    Person,
+    Priority,
+    Source,
+    TicketSnapshot,
+    TicketStatus,
+    TicketType,
+)
+
+REF_PREFIX = "TKT-"
+REF_PATTERN = re.compile(r"^TKT-(\d{4,})$", re.IGNORECASE)
+MAX_TITLE_LENGTH = 200
+SYSTEM_ACTOR = "system"
+
+
+def format_ref(number: int) -> str:
+    """TKT-0001 ... TKT-9999, then TKT-10000 and on: the number is never truncated."""
+    if number < 1:
+        raise ValueError("ticket numbers start at 1")
+    return f"{REF_PREFIX}{number:04d}"
+
+
+def parse_ref(text: str) -> int | None:
+    match = REF_PATTERN.match(text.strip())
+    return int(match.group(1)) if match else None
+
+
+def title_from_subject(subject: str) -> str:
+    title = " ".join(subject.split())
+    return (title or "(no subject)")[:MAX_TITLE_LENGTH]
+
+
+@dataclass(frozen=True)
+class NewTicket:
+    """What a creator asks for; identity, ref and time are assigned by the caller."""
+
+    title: str
+    description: str
+    source: Source
+    requester: Person | None
+    priority: Priority = Priority.MEDIUM
+    type: TicketType = TicketType.SUPPORT
+    category: str | None = None
+    tags: tuple[str, ...] = ()
+    email_thread_id: str | None = None
+
+
+def new_ticket_from_email(event: InboundMessageReceived) -> NewTicket:
+    return NewTicket(
+        title=title_from_subject(event.subject),
+        description=event.text_body,
+        source=Source.EMAIL,
+        requester=event.sender,
+        email_thread_id=event.email_thread_id,
+    )
+
+
+def open_ticket(
+    request: NewTicket, *, ticket_id: str, number: int, customer_id: str | None, now: datetime
+) -> TicketSnapshot:
+    """A new ticket: OPEN, version 1, requester as its primary contact."""
+    requester = request.requester
+    return TicketSnapshot(
+        id=ticket_id,
+        ref=format_ref(number),
+        title=request.title,
+        description=request.description,
+        status=TicketStatus.OPEN,
+        priority=request.priority,
+        type=request.type,
+        source=request.source,
+        source_email=requester.email if requester and request.source is Source.EMAIL else None,
+        category=request.category,
+        tags=sorted(set(request.tags)),
+        requester=requester,
+        customer_id=customer_id,
+        contact_ids=[customer_id] if customer_id else [],
+        primary_contact_id=customer_id,
+        email_thread_id=request.email_thread_id,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def inbound_interaction(
+    event: InboundMessageReceived, *, interaction_id: str, now: datetime
+) -> InteractionSummary:
+    return InteractionSummary(
+        id=interaction_id,
+        type=InteractionType.EMAIL_INBOUND,
+        customer_visible=InteractionType.EMAIL_INBOUND in CUSTOMER_VISIBLE_INTERACTIONS,
+        author=event.sender,
+        body_text=event.text_body,
+        message_id=event.message_id,
+        created_at=now,
+    )
+
+
+def touch(ticket: TicketSnapshot, *, now: datetime) -> TicketSnapshot:
+    """The ticket after a change: next version, updated now."""
+    return ticket.model_copy(update={"version": ticket.version + 1, "updated_at": now})

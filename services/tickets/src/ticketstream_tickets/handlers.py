@@ -1,0 +1,36 @@
+"""Kafka subscribers of the tickets service (thin: parse, hand to the store)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+
+from ticketstream.broker import consumer_options
+from ticketstream.contracts import parse_event, topics
+from ticketstream.contracts.events import InboundMessageReceived
+from ticketstream_tickets.settings import Settings
+from ticketstream_tickets.store import TicketStore
+
+log = logging.getLogger(__name__)
+
+
+def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(
+        settings.topic(topics.INBOUND),
+        title="tickets/inbound",
+        description="Inbound messages become tickets or interactions of their thread's ticket.",
+        **consumer_options(settings),
+    )
+    async def on_inbound(message: KafkaMessage) -> None:
+        envelope = parse_event(message.headers, message.body)
+        if isinstance(envelope.data, InboundMessageReceived):
+            ticket = await store.apply_inbound_message(envelope, envelope.data, now=datetime.now(UTC))
+            if ticket is not None:
+                log.info("inbound %s applied to %s", envelope.data.message_id, ticket.ref)
+
+    return router

@@ -1,0 +1,9 @@
+"""Settings of the tickets service."""
+
+from typing import ClassVar
+
+from ticketstream.settings import PlatformSettings
+
+
+class Settings(PlatformSettings):
+    service_name: ClassVar[str] = "tickets"

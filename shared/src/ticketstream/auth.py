@@ -1,0 +1,144 @@
+"""JWT bearer authentication and roles (ARCHITECTURE §6).
+
+Dev and test use HS256 tokens signed with TICKETSTREAM_JWT_SECRET (`ticketstream token` prints
+one); production verifies RS256 tokens against TICKETSTREAM_JWT_JWKS_URL.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Annotated
+
+import jwt
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field, ValidationError
+
+from ticketstream.settings import PlatformSettings
+
+
+class Role(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    TEAM_LEAD = "team_lead"
+    MANAGER = "manager"
+    ADMIN = "admin"
+
+
+STAFF_ROLES = frozenset({Role.AGENT, Role.TEAM_LEAD, Role.MANAGER, Role.ADMIN})
+
+
+class Principal(BaseModel):
+    """Who is calling, as the token says."""
+
+    sub: str = Field(min_length=1)
+    role: Role
+    email: str | None = None
+    name: str | None = None
+    teams: list[str] = Field(default_factory=list)
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+
+class InvalidTokenError(Exception):
+    pass
+
+
+class TokenVerifier:
+    def __init__(self, settings: PlatformSettings) -> None:
+        self._settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        options = {"require": ["sub", "exp"]}
+        try:
+            if self._jwks is not None:
+                key = self._jwks.get_signing_key_from_jwt(token).key
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=["RS256"],
+                    audience=self._settings.jwt_audience,
+                    issuer=self._settings.jwt_issuer,
+                    options=options,
+                )
+            else:
+                claims = jwt.decode(
+                    token,
+                    self._settings.jwt_secret,
+                    algorithms=["HS256"],
+                    audience=self._settings.jwt_audience,
+                    issuer=self._settings.jwt_issuer,
+                    options=options,
+                )
+            return Principal.model_validate(claims)
+        except (jwt.PyJWTError, ValidationError) as error:
+            raise InvalidTokenError(str(error).splitlines()[0]) from error
+
+
+def issue_dev_token(
+    settings: PlatformSettings,
+    *,
+    sub: str,
+    role: Role,
+    teams: list[str] | None = None,
+    email: str | None = None,
+    name: str | None = None,
+    ttl_seconds: int = 12 * 3600,
+) -> str:
+    """An HS256 token for development and tests, signed with the configured secret."""
+    now = int(time.time())
+    claims: dict[str, object] = {
+        "sub": sub,
+        "role": role.value,
+        "teams": teams or [],
+        "iat": now,
+        "exp": now + ttl_seconds,
+    }
+    if email:
+        claims["email"] = email
+    if name:
+        claims["name"] = name
+    if settings.jwt_audience:
+        claims["aud"] = settings.jwt_audience
+    if settings.jwt_issuer:
+        claims["iss"] = settings.jwt_issuer
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+_bearer = HTTPBearer(auto_error=False, description="JWT bearer token")
+
+
+def get_principal(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            "a bearer token is required",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    verifier: TokenVerifier = request.app.state.token_verifier
+    try:
+        return verifier.verify(credentials.credentials)
+    except InvalidTokenError as error:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            f"invalid token: {error}",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from error
+
+
+def require_staff(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+    if not principal.is_staff:
+        # A customer token on a staff route: answer as if the route's resource does not exist.
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+StaffPrincipal = Annotated[Principal, Depends(require_staff)]

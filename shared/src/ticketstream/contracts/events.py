@@ -1,0 +1,328 @@
+"""Payload models of every event on the backbone (ARCHITECTURE §3).
+
+Each class names its CloudEvents `type` and its topic. Payloads may grow (additive fields with
+defaults); names never change within a `.v1` topic.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import ClassVar
+
+from pydantic import Field
+
+from ticketstream.contracts import topics
+from ticketstream.contracts.models import (
+    Contract,
+    Csat,
+    InteractionType,
+    Person,
+    Priority,
+    TicketSnapshot,
+    TicketStatus,
+)
+
+
+class Event(Contract):
+    """Base of every event payload."""
+
+    event_type: ClassVar[str]
+    topic: ClassVar[str]
+
+
+# --- ticketstream.inbound.v1 (producer: ingest) ---------------------------------------------
+
+
+class InboundChannel(StrEnum):
+    SMTP = "SMTP"
+    WEBHOOK = "WEBHOOK"
+    IMAP = "IMAP"
+    PORTAL = "PORTAL"
+    CHAT = "CHAT"
+
+
+class AttachmentRef(Contract):
+    filename: str = Field(description="Safe basename")
+    content_type: str
+    size: int = Field(ge=0)
+    storage_id: str = Field(description="Where ingest keeps the bytes")
+
+
+class InboundMessageReceived(Event):
+    """A customer message was accepted by ingest and stored durably."""
+
+    event_type: ClassVar[str] = "inbound.message.received"
+    topic: ClassVar[str] = topics.INBOUND
+
+    inbound_id: str = Field(description="Ingest's id of the stored message")
+    channel: InboundChannel
+    message_id: str = Field(description="RFC 5322 Message-ID (generated when the sender sent none)")
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list)
+    email_thread_id: str = Field(description="Root Message-ID of the conversation")
+    sender: Person
+    recipients: list[str] = Field(default_factory=list)
+    cc: list[str] = Field(default_factory=list)
+    subject: str
+    text_body: str = Field("", description="Plain-text rendering of the message")
+    html_body: str | None = Field(None, description="Sanitised HTML, when the message had HTML")
+    attachments: list[AttachmentRef] = Field(default_factory=list)
+    auto_submitted: bool = Field(False, description="Auto-reply or machine-generated mail")
+    received_at: datetime
+
+
+class InboundCsatSubmitted(Event):
+    event_type: ClassVar[str] = "inbound.csat.submitted"
+    topic: ClassVar[str] = topics.INBOUND
+
+    ticket_id: str
+    ref: str
+    csat: Csat
+    submitted_at: datetime
+
+
+class InboundBounceReceived(Event):
+    event_type: ClassVar[str] = "inbound.bounce.received"
+    topic: ClassVar[str] = topics.INBOUND
+
+    inbound_id: str
+    bounced_address: str
+    original_message_id: str | None = None
+    permanent: bool = True
+    diagnostic: str | None = None
+    received_at: datetime
+
+
+# --- ticketstream.tickets.v1 (producer: tickets) --------------------------------------------
+
+
+class TicketEvent(Event):
+    """Every ticket event carries the id, ref, version after the change and the full ticket."""
+
+    topic: ClassVar[str] = topics.TICKETS
+
+    ticket_id: str
+    ref: str
+    sequence: int = Field(ge=1, description="The ticket's version after this change")
+    actor: str | None = Field(None, description="Who made the change: user id, or 'system'")
+    occurred_at: datetime
+    ticket: TicketSnapshot
+
+
+class TicketCreated(TicketEvent):
+    event_type: ClassVar[str] = "ticket.created"
+
+
+class TicketUpdated(TicketEvent):
+    event_type: ClassVar[str] = "ticket.updated"
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class TicketStatusChanged(TicketEvent):
+    event_type: ClassVar[str] = "ticket.status_changed"
+    from_status: TicketStatus
+    to_status: TicketStatus
+
+
+class TicketAssigned(TicketEvent):
+    event_type: ClassVar[str] = "ticket.assigned"
+    previous_assignee_ids: list[str] = Field(default_factory=list)
+    reason: str | None = None
+
+
+class InteractionSummary(Contract):
+    id: str
+    type: InteractionType
+    customer_visible: bool
+    author: Person | None = None
+    body_text: str = ""
+    message_id: str | None = None
+    created_at: datetime
+
+
+class TicketInteractionAdded(TicketEvent):
+    event_type: ClassVar[str] = "ticket.interaction_added"
+    interaction: InteractionSummary
+
+
+class TicketEscalated(TicketEvent):
+    event_type: ClassVar[str] = "ticket.escalated"
+    from_level: int
+    to_level: int
+    reason: str
+    previous_priority: Priority
+
+
+class TicketMerged(TicketEvent):
+    event_type: ClassVar[str] = "ticket.merged"
+    merged_into: str
+
+
+class TicketSplit(TicketEvent):
+    event_type: ClassVar[str] = "ticket.split"
+    new_ticket_id: str
+    new_ref: str
+
+
+class TicketArchived(TicketEvent):
+    event_type: ClassVar[str] = "ticket.archived"
+
+
+class TicketCsatRecorded(TicketEvent):
+    event_type: ClassVar[str] = "ticket.csat_recorded"
+    csat: Csat
+
+
+# --- ticketstream.sla.v1 (producer: sla) ----------------------------------------------------
+
+
+class SlaTarget(StrEnum):
+    FIRST_RESPONSE = "first_response"
+    NEXT_RESPONSE = "next_response"
+    RESOLUTION = "resolution"
+
+
+class SlaEvent(Event):
+    topic: ClassVar[str] = topics.SLA
+
+    ticket_id: str
+    ref: str
+    clock_id: str
+    target: SlaTarget
+    policy_id: str
+    priority: Priority
+    due_at: datetime | None = Field(None, description="Computed due time; None while paused")
+    occurred_at: datetime
+
+
+class SlaClockStarted(SlaEvent):
+    event_type: ClassVar[str] = "sla.clock_started"
+    target_seconds: int = Field(ge=1)
+
+
+class SlaClockPaused(SlaEvent):
+    event_type: ClassVar[str] = "sla.clock_paused"
+
+
+class SlaClockResumed(SlaEvent):
+    event_type: ClassVar[str] = "sla.clock_resumed"
+
+
+class SlaWarning(SlaEvent):
+    event_type: ClassVar[str] = "sla.warning"
+
+
+class SlaBreached(SlaEvent):
+    event_type: ClassVar[str] = "sla.breached"
+
+
+class SlaMet(SlaEvent):
+    event_type: ClassVar[str] = "sla.met"
+
+
+class SlaClockCancelled(SlaEvent):
+    event_type: ClassVar[str] = "sla.clock_cancelled"
+
+
+# --- ticketstream.notify.v1 (producer: notify) ----------------------------------------------
+
+
+class NotifyEvent(Event):
+    topic: ClassVar[str] = topics.NOTIFY
+
+    notification_id: str
+    ticket_id: str | None = None
+    ref: str | None = None
+    channel: str = Field(description="email | in_app | webhook")
+    recipient: str
+    occurred_at: datetime
+
+
+class NotifyDelivered(NotifyEvent):
+    event_type: ClassVar[str] = "notify.delivered"
+    message_id: str | None = Field(None, description="Message-ID of a delivered email")
+
+
+class NotifyFailed(NotifyEvent):
+    event_type: ClassVar[str] = "notify.failed"
+    error: str
+    permanent: bool = False
+
+
+class NotifyWebhookDelivered(NotifyEvent):
+    event_type: ClassVar[str] = "notify.webhook_delivered"
+    status_code: int
+
+
+class NotifyWebhookFailed(NotifyEvent):
+    event_type: ClassVar[str] = "notify.webhook_failed"
+    error: str
+    status_code: int | None = None
+
+
+# --- ticketstream.directory.v1 (producer: tickets; compacted, keyed by entity id) -----------
+
+
+class DirectoryEvent(Event):
+    topic: ClassVar[str] = topics.DIRECTORY
+
+    id: str
+    deleted: bool = False
+    occurred_at: datetime
+
+
+class DirectoryAgent(DirectoryEvent):
+    event_type: ClassVar[str] = "directory.agent"
+    email: str
+    name: str
+    role: str
+    teams: list[str] = Field(default_factory=list)
+
+
+class DirectoryTeam(DirectoryEvent):
+    event_type: ClassVar[str] = "directory.team"
+    name: str
+    lead_ids: list[str] = Field(default_factory=list)
+    manager_ids: list[str] = Field(default_factory=list)
+
+
+class DirectoryCustomer(DirectoryEvent):
+    event_type: ClassVar[str] = "directory.customer"
+    email: str
+    name: str | None = None
+    organisation_id: str | None = None
+    tier: str | None = None
+
+
+EVENT_CLASSES: tuple[type[Event], ...] = (
+    InboundMessageReceived,
+    InboundCsatSubmitted,
+    InboundBounceReceived,
+    TicketCreated,
+    TicketUpdated,
+    TicketStatusChanged,
+    TicketAssigned,
+    TicketInteractionAdded,
+    TicketEscalated,
+    TicketMerged,
+    TicketSplit,
+    TicketArchived,
+    TicketCsatRecorded,
+    SlaClockStarted,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaWarning,
+    SlaBreached,
+    SlaMet,
+    SlaClockCancelled,
+    NotifyDelivered,
+    NotifyFailed,
+    NotifyWebhookDelivered,
+    NotifyWebhookFailed,
+    DirectoryAgent,
+    DirectoryTeam,
+    DirectoryCustomer,
+)
+
+EVENT_TYPES: dict[str, type[Event]] = {cls.event_type: cls for cls in EVENT_CLASSES}

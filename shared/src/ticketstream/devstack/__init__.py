@@ -1,0 +1,1 @@
+"""Developer stack: the embedded broker and database, topic creation and service processes."""
