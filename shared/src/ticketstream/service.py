@@ -64,7 +64,10 @@ class ServicePlatform:
         )
         self.token_verifier = TokenVerifier(settings)
         self.indexes: IndexPlan = {**INBOX_INDEXES, **OUTBOX_INDEXES, **indexes}
-        self.startup_steps: list[BackgroundTask] = []
+        # Run once connected: `before_consuming` before the broker starts handing out messages
+        # (seed what handlers need), `after_consuming` once it does (open extra listeners).
+        self.before_consuming: list[BackgroundTask] = []
+        self.after_consuming: list[BackgroundTask] = []
         self.background: list[BackgroundTask] = []
         self.shutdown_steps: list[BackgroundTask] = []
         self.connected = asyncio.Event()
@@ -92,9 +95,11 @@ class ServicePlatform:
         while True:
             try:
                 await ensure_indexes(self.database, self.indexes)
+                for step in self.before_consuming:
+                    await step()
                 await self.producer.start()
                 await self.broker.start()
-                for step in self.startup_steps:
+                for step in self.after_consuming:
                     await step()
                 break
             except asyncio.CancelledError:

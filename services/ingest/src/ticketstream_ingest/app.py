@@ -19,7 +19,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     platform.broker.include_router(handlers.create_router(settings))
     if settings.smtp_port:
         listener = SmtpListener(inbound_store, settings)
-        platform.startup_steps.append(listener.start)
+        platform.after_consuming.append(listener.start)
         platform.shutdown_steps.append(listener.stop)
     app = create_service_app(
         platform,

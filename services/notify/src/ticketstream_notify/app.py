@@ -1,0 +1,31 @@
+"""Composition root of the notify service."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ticketstream.service import ServicePlatform, create_service_app
+from ticketstream_notify import api, handlers, store
+from ticketstream_notify.dispatcher import MailDispatcher
+from ticketstream_notify.senders import SmtpSender
+from ticketstream_notify.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    platform = ServicePlatform(settings, indexes=store.INDEXES)
+    notify_store = store.NotifyStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
+    sender = SmtpSender(settings.smtp_url, sender=settings.support_address) if settings.smtp_url else None
+    dispatcher = MailDispatcher(notify_store, sender)
+    platform.background.append(dispatcher.run)
+    platform.broker.include_router(
+        handlers.create_router(settings, notify_store, on_mail_queued=dispatcher.poke)
+    )
+    app = create_service_app(
+        platform,
+        title="Ticketstream notify",
+        description="Who hears about what: in-app notifications and customer email.",
+        routers=[api.router],
+    )
+    app.state.notify_store = notify_store
+    return app

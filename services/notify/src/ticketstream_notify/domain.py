@@ -1,0 +1,114 @@
+"""Pure notification rules: who hears about a new ticket, and the customer's acknowledgement.
+
+No IO here. Text is written for Ticketstream; templates become editable in a later issue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from ticketstream.contracts.models import TicketSnapshot
+
+UNASSIGNED_QUEUE = "queue:unassigned"
+MAX_MAIL_ATTEMPTS = 6
+FIRST_RETRY_DELAY = timedelta(seconds=5)
+
+
+@dataclass(frozen=True)
+class InAppNotification:
+    recipient: str = ""
+    kind: str = ""
+    title: str = ""
+    body: str = ""
+    ref: str | None = None
+    ticket_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    to: str
+    subject: str
+    text: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    reply_to: str
+    ticket_id: str
+    ref: str
+    kind: str
+
+
+def staff_recipients(ticket: TicketSnapshot) -> list[str]:
+    """Assignees, else the assigned team's queue, else the unassigned queue."""
+    if ticket.assignee_ids:
+        return [f"user:{assignee}" for assignee in ticket.assignee_ids]
+    if ticket.assigned_team:
+        return [f"team:{ticket.assigned_team}"]
+    return [UNASSIGNED_QUEUE]
+
+
+def principal_recipients(sub: str, teams: list[str]) -> list[str]:
+    """The in-app addresses a staff member reads: their own, their teams' and the open queue."""
+    return [f"user:{sub}", *(f"team:{team}" for team in teams), UNASSIGNED_QUEUE]
+
+
+def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:
+    requester = ticket.requester.email if ticket.requester else "an agent"
+    return [
+        InAppNotification(
+            recipient=recipient,
+            kind="ticket.created",
+            title=f"New ticket {ticket.ref}: {ticket.title}",
+            body=f"{ticket.priority.value.title()} priority, from {requester} via {ticket.source.value.lower()}.",
+            ref=ticket.ref,
+            ticket_id=ticket.id,
+        )
+        for recipient in staff_recipients(ticket)
+    ]
+
+
+def plus_address(support_address: str, ref: str) -> str:
+    local, _, domain = support_address.partition("@")
+    return f"{local}+{ref}@{domain}"
+
+
+def acknowledgement_email(
+    ticket: TicketSnapshot, *, support_address: str, public_url: str
+) -> OutgoingEmail | None:
+    """The 'we have your request' email, threaded with the customer's message."""
+    if ticket.requester is None:
+        return None
+    domain = support_address.partition("@")[2] or "ticketstream.local"
+    name = ticket.requester.name or "there"
+    text = (
+        f"Hello {name},\n\n"
+        f"Thank you for contacting us. Your request has been received and logged as {ticket.ref}:\n"
+        f"  {ticket.title}\n\n"
+        f"A member of our support team will reply as soon as possible. To add anything, just reply\n"
+        f"to this email and keep {ticket.ref} in the subject.\n\n"
+        f"Follow your request: {public_url.rstrip('/')}/portal/tickets/{ticket.ref}\n\n"
+        f"— Support\n"
+    )
+    thread = ticket.email_thread_id
+    return OutgoingEmail(
+        to=ticket.requester.email,
+        subject=f"[{ticket.ref}] We received your request: {ticket.title}",
+        text=text,
+        message_id=f"<ack.{ticket.id}@{domain}>",
+        in_reply_to=thread,
+        references=(thread,) if thread else (),
+        reply_to=plus_address(support_address, ticket.ref),
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        kind="acknowledgement",
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s, ... after each failed delivery attempt."""
+    return FIRST_RETRY_DELAY * (2 ** max(attempts - 1, 0))
+
+
+def next_attempt_at(now: datetime, attempts: int) -> datetime:
+    return now + retry_delay(attempts)

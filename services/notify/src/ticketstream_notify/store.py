@@ -1,0 +1,171 @@
+"""The notify database: in-app notifications, outgoing mail and its delivery state."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+
+from ticketstream.contracts import Envelope, encode_event
+from ticketstream.contracts.events import NotifyDelivered, NotifyEvent, NotifyFailed
+from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
+from ticketstream.inbox import claim_event
+from ticketstream.outbox import enqueue
+from ticketstream_notify.domain import InAppNotification, OutgoingEmail
+
+NOTIFICATIONS = "notifications"
+MAILS = "mails"
+CONSUMER = "notify"
+SENDING_LEASE = timedelta(seconds=60)
+
+
+class MailStatus:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    STORED = "stored"  # dev without a relay: kept for GET /v1/dev/mail
+    FAILED = "failed"
+
+
+INDEXES: IndexPlan = {
+    NOTIFICATIONS: [IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)])],
+    MAILS: [
+        IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
+        IndexModel([("created_at", DESCENDING)]),
+    ],
+}
+
+
+def _mail_of(document: Document) -> OutgoingEmail:
+    fields = {name: document[name] for name in OutgoingEmail.__dataclass_fields__}
+    fields["references"] = tuple(fields["references"])
+    return OutgoingEmail(**fields)
+
+
+class NotifyStore:
+    def __init__(self, client: MongoClient, database: Database, *, on_commit: Callable[[], None]):
+        self._client = client
+        self._database = database
+        self._on_commit = on_commit
+
+    async def record(
+        self,
+        envelope: Envelope,
+        *,
+        notifications: list[InAppNotification],
+        mails: list[OutgoingEmail],
+        now: datetime,
+    ) -> bool:
+        """Store what an event causes, once: ids derive from the event id and the recipient."""
+
+        async def work(session: Session) -> bool:
+            if not await claim_event(
+                self._database, session, consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type
+            ):
+                return False
+            for notification in notifications:
+                await self._database[NOTIFICATIONS].insert_one(
+                    {
+                        "_id": f"{envelope.id}:{notification.recipient}",
+                        **asdict(notification),
+                        "read": False,
+                        "created_at": now,
+                    },
+                    session=session,
+                )
+            for mail in mails:
+                await self._database[MAILS].insert_one(
+                    {
+                        "_id": f"{envelope.id}:{mail.kind}:{mail.to}",
+                        **asdict(mail),
+                        "status": MailStatus.PENDING,
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "created_at": now,
+                    },
+                    session=session,
+                )
+            return True
+
+        recorded = await run_in_transaction(self._client, work)
+        return recorded
+
+    async def claim_due_mail(self, *, now: datetime) -> tuple[str, OutgoingEmail, int] | None:
+        """Take one due mail for sending; a lease keeps other replicas off it meanwhile."""
+        document = await self._database[MAILS].find_one_and_update(
+            {
+                "$or": [
+                    {"status": MailStatus.PENDING, "next_attempt_at": {"$lte": now}},
+                    {"status": MailStatus.SENDING, "lease_until": {"$lt": now}},
+                ]
+            },
+            {"$set": {"status": MailStatus.SENDING, "lease_until": now + SENDING_LEASE}},
+            sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        )
+        if document is None:
+            return None
+        return str(document["_id"]), _mail_of(document), int(document["attempts"])
+
+    async def mark_delivered(self, mail_id: str, mail: OutgoingEmail, *, stored_only: bool, now: datetime) -> None:
+        status = MailStatus.STORED if stored_only else MailStatus.SENT
+        event = NotifyDelivered(
+            notification_id=mail_id,
+            ticket_id=mail.ticket_id,
+            ref=mail.ref,
+            channel="email",
+            recipient=mail.to,
+            occurred_at=now,
+            message_id=mail.message_id,
+        )
+        await self._finish_mail(mail_id, {"status": status, "delivered_at": now}, event)
+
+    async def mark_failed(
+        self, mail_id: str, mail: OutgoingEmail, *, error: str, attempts: int, retry_at: datetime | None, now: datetime
+    ) -> None:
+        """Schedule a retry, or give up (retry_at None) and publish notify.failed."""
+        if retry_at is not None:
+            await self._database[MAILS].update_one(
+                {"_id": mail_id},
+                {"$set": {"status": MailStatus.PENDING, "attempts": attempts, "next_attempt_at": retry_at, "last_error": error}},
+            )
+            return
+        event = NotifyFailed(
+            notification_id=mail_id,
+            ticket_id=mail.ticket_id,
+            ref=mail.ref,
+            channel="email",
+            recipient=mail.to,
+            occurred_at=now,
+            error=error,
+            permanent=True,
+        )
+        await self._finish_mail(
+            mail_id, {"status": MailStatus.FAILED, "attempts": attempts, "last_error": error}, event
+        )
+
+    async def _finish_mail(self, mail_id: str, changes: dict[str, Any], event: NotifyEvent) -> None:
+        async def work(session: Session) -> None:
+            await self._database[MAILS].update_one({"_id": mail_id}, {"$set": changes}, session=session)
+            await enqueue(
+                self._database,
+                session,
+                encode_event(event, service="notify", key=event.ticket_id or event.recipient, subject=event.ref),
+            )
+
+        await run_in_transaction(self._client, work)
+        self._on_commit()
+
+    async def notifications_for(self, recipients: list[str], *, limit: int) -> tuple[list[Document], int]:
+        query = {"recipient": {"$in": recipients}}
+        documents = (
+            await self._database[NOTIFICATIONS].find(query).sort("created_at", DESCENDING).limit(limit).to_list()
+        )
+        unread = await self._database[NOTIFICATIONS].count_documents({**query, "read": False})
+        return documents, unread
+
+    async def recent_mail(self, *, limit: int) -> list[Document]:
+        return await self._database[MAILS].find().sort("created_at", DESCENDING).limit(limit).to_list()

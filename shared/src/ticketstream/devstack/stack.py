@@ -1,0 +1,109 @@
+"""The whole system on one machine: infrastructure, topics, the five services, readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlparse
+
+from ticketstream.devstack.processes import (
+    SERVICE_NAMES,
+    ManagedProcess,
+    start_embedded_broker,
+    start_embedded_database,
+    start_service,
+    stop,
+    stop_all,
+    wait_until_ready,
+)
+from ticketstream.devstack.topics import create_topics
+from ticketstream.settings import PlatformSettings
+
+KAFKA_ENV = "TICKETSTREAM_KAFKA_BOOTSTRAP"
+MONGO_ENV = "TICKETSTREAM_MONGO_URL"
+
+
+class DevStack:
+    """Starts what is missing and remembers every child so that `stop` leaves none behind."""
+
+    def __init__(self, *, state_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+        self.state_dir = state_dir
+        self.environ = dict(os.environ if environ is None else environ)
+        self.infrastructure: list[ManagedProcess] = []
+        self.services: dict[str, ManagedProcess] = {}
+
+    @property
+    def settings(self) -> PlatformSettings:
+        return PlatformSettings(
+            **{
+                name.removeprefix("TICKETSTREAM_").lower(): value
+                for name, value in self.environ.items()
+                if name.startswith("TICKETSTREAM_")
+                and name.removeprefix("TICKETSTREAM_").lower() in PlatformSettings.model_fields
+            }
+        )
+
+    @property
+    def log_dir(self) -> Path:
+        return self.state_dir / "logs"
+
+    def start_infrastructure(self) -> list[str]:
+        """Start the embedded broker and database unless external URLs are configured."""
+        started = []
+        defaults = PlatformSettings.model_fields
+        if KAFKA_ENV not in self.environ:
+            bootstrap = str(defaults["kafka_bootstrap"].default)
+            host, _, port = bootstrap.partition(":")
+            self.infrastructure.append(
+                start_embedded_broker(host=host, port=int(port), log_dir=self.log_dir)
+            )
+            self.environ[KAFKA_ENV] = bootstrap
+            started.append(f"broker (embedded Kafka-compatible) at {bootstrap}")
+        if MONGO_ENV not in self.environ:
+            mongo_url = str(defaults["mongo_url"].default)
+            parsed = urlparse(mongo_url)
+            # A fresh store per run: the embedded broker forgets its topics on restart anyway.
+            storage = self.state_dir / f"mongo-{time.strftime('%Y%m%d-%H%M%S')}"
+            self.infrastructure.append(
+                start_embedded_database(
+                    host=parsed.hostname or "127.0.0.1",
+                    port=parsed.port or 27017,
+                    storage_path=storage,
+                    log_dir=self.log_dir,
+                )
+            )
+            self.environ[MONGO_ENV] = mongo_url
+            started.append(f"database (embedded MongoDB-compatible) at {mongo_url}")
+        return started
+
+    def create_topics(self) -> list[str]:
+        return asyncio.run(create_topics(self.settings))
+
+    def start_services(self, names: Sequence[str] = SERVICE_NAMES) -> None:
+        for name in names:
+            self.services[name] = start_service(name, env=self.environ, log_dir=self.log_dir)
+
+    def wait_ready(self, names: Sequence[str] = SERVICE_NAMES, *, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        for name in names:
+            wait_until_ready(
+                self.services[name],
+                self.settings.service_url(name),
+                timeout=max(deadline - time.monotonic(), 1.0),
+            )
+
+    def kill_service(self, name: str) -> None:
+        """Stop a service without a graceful shutdown, as a crash would."""
+        stop(self.services[name], hard=True)
+
+    def restart_service(self, name: str) -> None:
+        stop(self.services[name])
+        self.services[name] = start_service(name, env=self.environ, log_dir=self.log_dir)
+
+    def stop(self) -> None:
+        stop_all([*self.infrastructure, *self.services.values()])
+        self.services.clear()
+        self.infrastructure.clear()
