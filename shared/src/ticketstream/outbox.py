@@ -10,6 +10,7 @@ lease lets exactly one of them relay at a time, which keeps per-key order across
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -88,25 +89,35 @@ class OutboxRelay:
         self._on_backlog = on_backlog
         self._owner = uuid.uuid4().hex
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def poke(self) -> None:
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until cancelled; errors are logged and retried on the next round."""
-        while True:
+        """Relay until `stop()`; errors are logged and retried on the next round."""
+        while not self._stopping:
             try:
-                if await self._hold_lease():
-                    while await self.drain_once() == self._batch_size:
-                        pass
-                    await self._report_backlog()
+                await self.flush()
+                await self._report_backlog()
             except PyMongoError:
                 log.exception("outbox relay round failed; retrying")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
+        # Events committed just before shutdown go out now rather than at the next start.
+        await self.flush()
+
+    def stop(self) -> None:
+        """Ask `run` to finish its round, publish what is left and return."""
+        self._stopping = True
+        self._wake.set()
+
+    async def flush(self) -> None:
+        """Publish everything committed so far (graceful shutdown), if this replica may relay."""
+        if await self._hold_lease():
+            while await self.drain_once() == self._batch_size:
+                pass
 
     async def drain_once(self) -> int:
         """Publish one batch of unsent records in order; return how many were published."""

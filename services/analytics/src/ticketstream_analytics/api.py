@@ -38,10 +38,10 @@ async def volume(
     last = end or datetime.now(UTC).date()
     first = start or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
     if first > last:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, "'from' must not be after 'to'")
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "'from' must not be after 'to'")
     if (last - first).days > MAX_RANGE_DAYS:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"the range may span at most {MAX_RANGE_DAYS} days"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"the range may span at most {MAX_RANGE_DAYS} days"
         )
     created: Counter[date] = Counter()
     sources: dict[date, Counter[str]] = {}

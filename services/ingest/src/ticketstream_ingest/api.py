@@ -73,7 +73,7 @@ async def receive_email(
     try:
         parsed = parse_email(raw, id_domain=settings.support_address.partition("@")[2])
     except InvalidEmailError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     result = await store.accept_email(
         parsed=parsed, raw=raw, channel=InboundChannel.WEBHOOK, now=datetime.now(UTC)
     )
