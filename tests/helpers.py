@@ -138,3 +138,58 @@ async def read_topic(
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int] | None:
     await consumer._client.force_metadata_update()
     return consumer.partitions_for_topic(topic)
+
+
+def ticket_snapshot(
+    *, ref: str = "TKT-0001", priority: str = "MEDIUM", requester: str | None = "kim@example.com",
+    source: str = "EMAIL", created_at: Any = None, thread: str | None = "<root@example.com>",
+) -> Any:
+    from datetime import UTC, datetime
+
+    from ticketstream.contracts.models import Person, TicketSnapshot
+
+    now = created_at or datetime.now(UTC)
+    return TicketSnapshot(
+        id=str(uuid.uuid4()),
+        ref=ref,
+        title=f"Title of {ref}",
+        status="OPEN",
+        priority=priority,
+        source=source,
+        requester=Person(email=requester, name="Kim Example") if requester else None,
+        email_thread_id=thread,
+        version=1,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+def ticket_created(ticket: Any) -> Any:
+    from ticketstream.contracts.events import TicketCreated
+
+    return TicketCreated(
+        ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor="system", occurred_at=ticket.created_at, ticket=ticket
+    )
+
+
+async def publish_events(settings: PlatformSettings, events: list[Any], *, event_ids: list[str] | None = None) -> None:
+    """Publish contract events as their producer would (keyed by ticket id when there is one)."""
+    from ticketstream.broker import EventProducer
+    from ticketstream.contracts import encode_event
+
+    producer = EventProducer(settings)
+    await producer.start()
+    try:
+        messages = [
+            encode_event(
+                event,
+                service="test",
+                key=getattr(event, "ticket_id", None) or "key",
+                subject=getattr(event, "ref", None),
+                event_id=event_ids[index] if event_ids else None,
+            )
+            for index, event in enumerate(events)
+        ]
+        assert await producer.publish_batch(messages) == [None] * len(messages)
+    finally:
+        await producer.stop()
