@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 OUTBOX_COLLECTION = "outbox"
 LEASE_COLLECTION = "outbox_lease"
 SENT_RETENTION = timedelta(days=2)
+BACKLOG_REPORT_SECONDS = 2.0
 
 OUTBOX_INDEXES: IndexPlan = {
     OUTBOX_COLLECTION: [
@@ -45,21 +47,27 @@ OUTBOX_INDEXES: IndexPlan = {
 PublishBatch = Callable[[Sequence[KafkaMessage]], Awaitable[Sequence[BaseException | None]]]
 
 
-async def enqueue(database: Database, session: Session, message: KafkaMessage) -> None:
-    """Add `message` to the outbox inside the caller's transaction, with the current trace."""
-    headers = dict(message.headers)
-    propagate.inject(headers)
-    await database[OUTBOX_COLLECTION].insert_one(
-        {
-            "topic": message.topic,
-            "key": message.key,
-            "headers": headers,
-            "value": message.value,
-            "created_at": datetime.now(UTC),
-            "sent": False,
-        },
-        session=session,
-    )
+async def enqueue(database: Database, session: Session, *messages: KafkaMessage) -> None:
+    """Add `messages` to the outbox inside the caller's transaction, with the current trace."""
+    if not messages:
+        return
+    now = datetime.now(UTC)
+    records = []
+    for message in messages:
+        headers = dict(message.headers)
+        propagate.inject(headers)
+        records.append(
+            {
+                "topic": message.topic,
+                "key": message.key,
+                "headers": headers,
+                "value": message.value,
+                "created_at": now,
+                "sent": False,
+            }
+        )
+    # insert_many keeps the given order in the generated ids, and so in publication order.
+    await database[OUTBOX_COLLECTION].insert_many(records, ordered=True, session=session)
 
 
 def _message_of(record: Document) -> KafkaMessage:
@@ -88,6 +96,8 @@ class OutboxRelay:
         self._lease = timedelta(seconds=lease_seconds)
         self._on_backlog = on_backlog
         self._owner = uuid.uuid4().hex
+        self._lease_held_until: datetime | None = None
+        self._backlog_reported_at = 0.0
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -145,11 +155,18 @@ class OutboxRelay:
         return await self._database[OUTBOX_COLLECTION].count_documents({"sent": False})
 
     async def _report_backlog(self) -> None:
-        if self._on_backlog is not None:
-            self._on_backlog(await self.backlog())
+        # Counting costs a query: under load the relay runs many rounds a second.
+        if self._on_backlog is None or time.monotonic() - self._backlog_reported_at < BACKLOG_REPORT_SECONDS:
+            return
+        self._backlog_reported_at = time.monotonic()
+        self._on_backlog(await self.backlog())
 
     async def _hold_lease(self) -> bool:
+        """Take or renew the relay lease; renewal is skipped while over half of it is left."""
         now = datetime.now(UTC)
+        if self._lease_held_until is not None and now < self._lease_held_until - self._lease / 2:
+            return True
+        self._lease_held_until = None
         claim: dict[str, Any] = {"$set": {"owner": self._owner, "expires_at": now + self._lease}}
         try:
             lease = await self._database[LEASE_COLLECTION].find_one_and_update(
@@ -160,4 +177,7 @@ class OutboxRelay:
             )
         except DuplicateKeyError:
             return False  # another replica holds a live lease
-        return lease is not None and lease.get("owner") == self._owner
+        if lease is None or lease.get("owner") != self._owner:
+            return False
+        self._lease_held_until = now + self._lease
+        return True

@@ -95,15 +95,16 @@ class NotifyStore:
 
     async def claim_due_mail(self, *, now: datetime) -> tuple[str, OutgoingEmail, int] | None:
         """Take one due mail for sending; a lease keeps other replicas off it meanwhile."""
+        claim = {"$set": {"status": MailStatus.SENDING, "lease_until": now + SENDING_LEASE}}
+        # Two indexed queries rather than one $or: due mail first, then mail whose sender died.
         document = await self._database[MAILS].find_one_and_update(
-            {
-                "$or": [
-                    {"status": MailStatus.PENDING, "next_attempt_at": {"$lte": now}},
-                    {"status": MailStatus.SENDING, "lease_until": {"$lt": now}},
-                ]
-            },
-            {"$set": {"status": MailStatus.SENDING, "lease_until": now + SENDING_LEASE}},
+            {"status": MailStatus.PENDING, "next_attempt_at": {"$lte": now}},
+            claim,
             sort=[("next_attempt_at", ASCENDING)],
+            return_document=ReturnDocument.AFTER,
+        ) or await self._database[MAILS].find_one_and_update(
+            {"status": MailStatus.SENDING, "lease_until": {"$lt": now}},
+            claim,
             return_document=ReturnDocument.AFTER,
         )
         if document is None:

@@ -83,14 +83,17 @@ class SlaStore:
         self._client = client
         self._database = database
         self._on_commit = on_commit
+        # Policies change rarely; clocks are started from this copy (loaded at start-up).
+        self._policies: list[domain.Policy] = []
 
     async def seed_default_policies(self) -> None:
-        """Insert the default policies that are missing; edited ones are left as they are."""
+        """Insert the default policies that are missing (edited ones stay), then load them."""
         for policy in domain.DEFAULT_POLICIES:
             document = _policy_document(policy)
             await self._database[POLICIES].update_one(
                 {"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True
             )
+        self._policies = await self.policies()
 
     async def policies(self) -> list[domain.Policy]:
         return [_policy_of(document) for document in await self._database[POLICIES].find().to_list()]
@@ -103,8 +106,7 @@ class SlaStore:
                 self._database, session, consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type
             ):
                 return False
-            documents = await self._database[POLICIES].find(session=session).to_list()
-            policy = domain.policy_for(event.ticket.priority, [_policy_of(d) for d in documents])
+            policy = domain.policy_for(event.ticket.priority, self._policies)
             clocks = domain.clocks_for_new_ticket(
                 ticket_id=event.ticket_id,
                 ref=event.ref,
@@ -112,24 +114,32 @@ class SlaStore:
                 policy=policy,
                 created_at=event.ticket.created_at,
             )
-            for clock in clocks:
-                await self._database[CLOCKS].insert_one(_clock_document(clock), session=session)
-                started = SlaClockStarted(
-                    ticket_id=clock.ticket_id,
-                    ref=clock.ref,
-                    clock_id=clock.id,
-                    target=clock.target,
-                    policy_id=clock.policy_id,
-                    priority=clock.priority,
-                    due_at=clock.due_at,
-                    occurred_at=now,
-                    target_seconds=clock.target_seconds,
-                )
-                await enqueue(
-                    self._database,
-                    session,
-                    encode_event(started, service="sla", key=clock.ticket_id, subject=clock.ref),
-                )
+            await self._database[CLOCKS].insert_many(
+                [_clock_document(clock) for clock in clocks], session=session
+            )
+            await enqueue(
+                self._database,
+                session,
+                *(
+                    encode_event(
+                        SlaClockStarted(
+                            ticket_id=clock.ticket_id,
+                            ref=clock.ref,
+                            clock_id=clock.id,
+                            target=clock.target,
+                            policy_id=clock.policy_id,
+                            priority=clock.priority,
+                            due_at=clock.due_at,
+                            occurred_at=now,
+                            target_seconds=clock.target_seconds,
+                        ),
+                        service="sla",
+                        key=clock.ticket_id,
+                        subject=clock.ref,
+                    )
+                    for clock in clocks
+                ),
+            )
             return True
 
         started = await run_in_transaction(self._client, work)

@@ -34,6 +34,7 @@ CUSTOMERS = "customers"
 COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
 CONSUMER = "tickets"
+MIN_PAGE_WINDOW = 256
 
 INDEXES: IndexPlan = {
     TICKETS: [
@@ -245,7 +246,12 @@ class TicketStore:
         return [_interaction_of(document) for document in documents]
 
     async def list(self, filters: TicketFilter, *, limit: int, cursor: int | None) -> TicketPage:
-        """Newest first; the cursor is the last ticket number of the previous page."""
+        """Newest first; the cursor is the last ticket number of the previous page.
+
+        Ticket numbers are dense (gap-free refs), so a page is read as bounded number windows
+        walking down from the cursor, growing while filters leave them short. Each query is an
+        index range, so a page costs the same at ticket 100 as at ticket 100,000.
+        """
         query: dict[str, Any] = {}
         if filters.status is not None:
             query["status"] = filters.status.value
@@ -253,18 +259,27 @@ class TicketStore:
             query["priority"] = filters.priority
         if filters.customer_id is not None:
             query["customer_id"] = filters.customer_id
-        if cursor is not None:
-            query["number"] = {"$lt": cursor}
-        documents = (
-            await self._database[TICKETS].find(query).sort("number", DESCENDING).limit(limit + 1).to_list()
-        )
+        upper = cursor if cursor is not None else await self._highest_ticket_number() + 1
+        window = max(4 * (limit + 1), MIN_PAGE_WINDOW)
+        documents: list[Document] = []
+        while upper > 1 and len(documents) <= limit:
+            lower = max(upper - window, 1)
+            documents += (
+                await self._database[TICKETS]
+                .find({**query, "number": {"$gte": lower, "$lt": upper}})
+                .sort("number", DESCENDING)
+                .limit(limit + 1 - len(documents))
+                .to_list()
+            )
+            upper, window = lower, window * 4
         has_more = len(documents) > limit
         documents = documents[:limit]
         next_cursor = str(documents[-1]["number"]) if has_more and documents else None
         return TicketPage([_ticket_of(document) for document in documents], next_cursor)
 
-    async def count(self) -> int:
-        return await self._database[TICKETS].count_documents({})
+    async def _highest_ticket_number(self) -> int:
+        counter = await self._database[COUNTERS].find_one({"_id": TICKET_REF_COUNTER})
+        return int(counter["value"]) if counter else 0
 
 
 class StaleTicketError(Exception):

@@ -65,6 +65,9 @@ def spawn(
         stdin=subprocess.DEVNULL,
         env=dict(env) if env is not None else None,
         preexec_fn=_die_with_parent,
+        # Its own session: a terminal's Ctrl-C reaches only the launcher, which then stops the
+        # services before the broker and databases they flush to.
+        start_new_session=True,
     )
     log_file.close()
     return ManagedProcess(name, process, log_path)
@@ -161,10 +164,11 @@ def start_embedded_broker(*, host: str, port: int, log_dir: Path) -> ManagedProc
 
 
 def start_embedded_database(
-    *, host: str, port: int, storage_path: Path, log_dir: Path
+    *, host: str, port: int, storage_path: Path, log_dir: Path, name: str = "database"
 ) -> ManagedProcess:
+    storage_path.parent.mkdir(parents=True, exist_ok=True)
     managed = spawn(
-        "database",
+        name,
         [
             database_command(),
             "--host",
