@@ -52,26 +52,32 @@ class DevStack:
     def log_dir(self) -> Path:
         return self.state_dir / "logs"
 
-    def start_infrastructure(self) -> list[str]:
-        """Start the embedded broker and database unless external URLs are configured."""
+    def start_infrastructure(
+        self, *, kafka_port: int | None = None, mongo_ports: Sequence[int] | None = None
+    ) -> list[str]:
+        """Start the embedded broker and databases unless external URLs are configured.
+
+        Ports default to the documented ones (9092, 27017-27021).
+        """
         started = []
         defaults = PlatformSettings.model_fields
         if KAFKA_ENV not in self.environ:
-            bootstrap = str(defaults["kafka_bootstrap"].default)
-            host, _, port = bootstrap.partition(":")
-            self.infrastructure.append(
-                start_embedded_broker(host=host, port=int(port), log_dir=self.log_dir)
-            )
+            default_bootstrap = str(defaults["kafka_bootstrap"].default)
+            host, _, default_port = default_bootstrap.partition(":")
+            port = kafka_port or int(default_port)
+            bootstrap = f"{host}:{port}"
+            self.infrastructure.append(start_embedded_broker(host=host, port=port, log_dir=self.log_dir))
             self.environ[KAFKA_ENV] = bootstrap
             started.append(f"broker (embedded Kafka-compatible) at {bootstrap}")
         if MONGO_ENV not in self.environ:
             # One embedded database server per service: each is single-threaded, and the five
             # services' transactions then run side by side (≈1.8x the throughput of one server).
             default_url = urlparse(str(defaults["mongo_url"].default))
-            host, first_port = default_url.hostname or "127.0.0.1", default_url.port or 27017
+            host = default_url.hostname or "127.0.0.1"
+            first_port = default_url.port or 27017
+            ports = list(mongo_ports or range(first_port, first_port + len(SERVICE_NAMES)))
             stamp = time.strftime("%Y%m%d-%H%M%S")
-            for offset, name in enumerate(SERVICE_NAMES):
-                port = first_port + offset
+            for name, port in zip(SERVICE_NAMES, ports, strict=True):
                 # A fresh store per run: the embedded broker forgets its topics on restart anyway.
                 self.infrastructure.append(
                     start_embedded_database(
@@ -84,8 +90,8 @@ class DevStack:
                 )
                 self.service_environ[name] = {MONGO_ENV: f"mongodb://{host}:{port}/?directConnection=true"}
             started.append(
-                f"databases (embedded MongoDB-compatible, one per service) at {host}:"
-                f"{first_port}-{first_port + len(SERVICE_NAMES) - 1}"
+                f"databases (embedded MongoDB-compatible, one per service) at {host} ports "
+                + ", ".join(str(port) for port in ports)
             )
         return started
 
