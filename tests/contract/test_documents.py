@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -36,11 +37,14 @@ SERVICE_ROUTES: dict[str, set[tuple[str, str]]] = {
 PLATFORM_ROUTES = {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics")}
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(("TICKETSTREAM_", "OTEL_EXPORTER_")):
-            monkeypatch.delenv(name)
+@pytest.fixture(scope="module", autouse=True)
+def clean_environment() -> Iterator[None]:
+    """Module-scoped, so that the module-scoped documents below are built from the defaults too."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name.startswith(("TICKETSTREAM_", "OTEL_EXPORTER_")):
+                patch.delenv(name)
+        yield
 
 
 def build_app(service: str) -> FastAPI:
@@ -112,6 +116,7 @@ def asyncapi() -> dict[str, Any]:
     return asyncapi_document()
 
 
+@pytest.fixture(scope="module")
 def subscriptions() -> Counter[str]:
     """How many subscribers of all services consume each topic."""
     found: Counter[str] = Counter()
@@ -127,21 +132,25 @@ def test_asyncapi_document_generates(asyncapi: dict[str, Any]) -> None:
     assert asyncapi["channels"]
 
 
-def test_asyncapi_channels_mention_every_subscribed_topic(asyncapi: dict[str, Any]) -> None:
+def test_asyncapi_channels_mention_every_subscribed_topic(
+    asyncapi: dict[str, Any], subscriptions: Counter[str]
+) -> None:
     text = repr(asyncapi["channels"])
-    wanted = set(subscriptions()) | {topics.INBOUND, topics.TICKETS}
+    wanted = set(subscriptions) | {topics.INBOUND, topics.TICKETS}
 
     missing = sorted(topic for topic in wanted if topic not in text)
     assert not missing, f"AsyncAPI channels do not mention {missing}"
 
 
-def test_asyncapi_has_a_channel_per_subscription(asyncapi: dict[str, Any]) -> None:
+def test_asyncapi_has_a_channel_per_subscription(
+    asyncapi: dict[str, Any], subscriptions: Counter[str]
+) -> None:
     """tickets consumes inbound.v1; sla, notify and analytics each consume tickets.v1."""
     addresses = Counter(
         channel.get("address") or channel.get("bindings", {}).get("kafka", {}).get("topic")
         for channel in asyncapi["channels"].values()
     )
-    expected = subscriptions()
+    expected = subscriptions
 
     assert expected[topics.INBOUND] == 1
     assert expected[topics.TICKETS] == 3

@@ -438,7 +438,7 @@ _EMAILISH = st.builds(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.binary(max_size=512), _EMAILISH))
 def test_parse_email_raises_only_invalid_email_error(raw: bytes) -> None:
     try:
