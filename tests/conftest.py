@@ -54,11 +54,17 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infrast
         from testcontainers.kafka import KafkaContainer
         from testcontainers.mongodb import MongoDbContainer
 
-        with KafkaContainer().with_kraft() as kafka_container, MongoDbContainer(
-            "mongo:7"
-        ).with_command("--replSet rs0 --bind_ip_all") as mongo_container:
+        with (
+            KafkaContainer().with_kraft() as kafka_container,
+            MongoDbContainer("mongo:7").with_command("--replSet rs0 --bind_ip_all") as mongo_container,
+        ):
             mongo_container.exec(
-                ["mongosh", "--quiet", "--eval", "rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})"]
+                [
+                    "mongosh",
+                    "--quiet",
+                    "--eval",
+                    "rs.initiate({_id:'rs0',members:[{_id:0,host:'localhost:27017'}]})",
+                ]
             )
             host = mongo_container.get_container_host_ip()
             port = mongo_container.get_exposed_port(27017)

@@ -34,7 +34,9 @@ def settings_from(env: Mapping[str, str], settings_class: type[S], **overrides: 
     return settings_class(**values)
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], *, timeout: float = 15.0, interval: float = 0.05
+) -> T:
     """Poll `probe` until it returns something truthy; fail with the last value otherwise."""
     deadline = time.monotonic() + timeout
     last: T | None = None
@@ -72,7 +74,9 @@ async def prepare_topics(settings: PlatformSettings) -> None:
     await create_topics(settings)
 
 
-def bearer(settings: PlatformSettings, role: Role = Role.AGENT, sub: str = "alice", **claims: Any) -> dict[str, str]:
+def bearer(
+    settings: PlatformSettings, role: Role = Role.AGENT, sub: str = "alice", **claims: Any
+) -> dict[str, str]:
     return {"Authorization": f"Bearer {issue_dev_token(settings, sub=sub, role=role, **claims)}"}
 
 
@@ -141,8 +145,13 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int] | None
 
 
 def ticket_snapshot(
-    *, ref: str = "TKT-0001", priority: str = "MEDIUM", requester: str | None = "kim@example.com",
-    source: str = "EMAIL", created_at: Any = None, thread: str | None = "<root@example.com>",
+    *,
+    ref: str = "TKT-0001",
+    priority: str = "MEDIUM",
+    requester: str | None = "kim@example.com",
+    source: str = "EMAIL",
+    created_at: Any = None,
+    thread: str | None = "<root@example.com>",
 ) -> Any:
     from datetime import UTC, datetime
 
@@ -168,11 +177,18 @@ def ticket_created(ticket: Any) -> Any:
     from ticketstream.contracts.events import TicketCreated
 
     return TicketCreated(
-        ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor="system", occurred_at=ticket.created_at, ticket=ticket
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        sequence=1,
+        actor="system",
+        occurred_at=ticket.created_at,
+        ticket=ticket,
     )
 
 
-async def publish_events(settings: PlatformSettings, events: list[Any], *, event_ids: list[str] | None = None) -> None:
+async def publish_events(
+    settings: PlatformSettings, events: list[Any], *, event_ids: list[str] | None = None
+) -> None:
     """Publish contract events as their producer would (keyed by ticket id when there is one)."""
     from ticketstream.broker import EventProducer
     from ticketstream.contracts import encode_event

@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.helpers import make_email
+from tests.helpers import eventually, make_email
 from ticketstream.contracts import topics
 from ticketstream.db import run_in_transaction
 from ticketstream.devstack.processes import (
@@ -43,17 +43,13 @@ HTTP_CONCURRENCY = 16
 
 @pytest.fixture(scope="module")
 def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
-    environ = {
-        name: value for name, value in os.environ.items() if not name.startswith("TICKETSTREAM_")
-    }
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("TICKETSTREAM_")}
     environ["TICKETSTREAM_SMTP_PORT"] = str(free_port())
     environ["TICKETSTREAM_LOG_LEVEL"] = "WARNING"
     environ.update({f"TICKETSTREAM_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES})
     stack = DevStack(state_dir=tmp_path_factory.mktemp("bench"), environ=environ)
     try:
-        stack.start_infrastructure(
-            kafka_port=free_port(), mongo_ports=[free_port() for _ in SERVICE_NAMES]
-        )
+        stack.start_infrastructure(kafka_port=free_port(), mongo_ports=[free_port() for _ in SERVICE_NAMES])
         stack.create_topics()
         stack.start_services()
         stack.wait_ready(timeout=180)
@@ -76,7 +72,9 @@ async def raw_produce_and_consume(bootstrap: str) -> tuple[float, float]:
     await asyncio.gather(*deliveries)
     produce_rate = RAW_RECORDS / (time.perf_counter() - started)
     await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=20)
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=20
+    )
     await consumer.start()
     consumed = 0
     started = time.perf_counter()
@@ -111,13 +109,14 @@ async def push_emails(stack: DevStack, tag: str) -> tuple[float, float]:
     settings = stack.settings
     tickets_topic = settings.topic(topics.TICKETS)
     consumer = AIOKafkaConsumer(
-        tickets_topic, bootstrap_servers=settings.kafka_bootstrap, auto_offset_reset="latest", fetch_max_wait_ms=20,
+        tickets_topic,
+        bootstrap_servers=settings.kafka_bootstrap,
+        auto_offset_reset="latest",
+        fetch_max_wait_ms=20,
         group_id=f"bench-{tag}",
     )
     await consumer.start()
-    while not consumer.assignment():
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1)
+    await eventually(lambda: _assigned(consumer), timeout=30)
     emails = [make_email(sender=f"bench{i}@example.com", subject=f"{tag} {i}") for i in range(EMAILS)]
     gate = asyncio.Semaphore(HTTP_CONCURRENCY)
     seen: set[str] = set()
@@ -133,6 +132,7 @@ async def push_emails(stack: DevStack, tag: str) -> tuple[float, float]:
                             seen.add(title)
 
     async with httpx.AsyncClient(timeout=60) as client:
+
         async def send(raw: bytes) -> None:
             async with gate:
                 response = await client.post(
@@ -153,13 +153,19 @@ async def push_emails(stack: DevStack, tag: str) -> tuple[float, float]:
     return EMAILS / accepted_in, EMAILS / end_to_end_in
 
 
+async def _assigned(consumer: AIOKafkaConsumer) -> bool:
+    return bool(consumer.assignment())
+
+
 def test_email_to_ticket_throughput(embedded_stack: DevStack, tmp_path: Path) -> None:
     database_port = free_port()
     baseline_database = start_embedded_database(
         host="127.0.0.1", port=database_port, storage_path=tmp_path / "baseline", log_dir=tmp_path
     )
     try:
-        txn_rate = asyncio.run(raw_transactions(f"mongodb://127.0.0.1:{database_port}/?directConnection=true"))
+        txn_rate = asyncio.run(
+            raw_transactions(f"mongodb://127.0.0.1:{database_port}/?directConnection=true")
+        )
     finally:
         stop_all([baseline_database])
     produce_rate, consume_rate = asyncio.run(raw_produce_and_consume(embedded_stack.settings.kafka_bootstrap))

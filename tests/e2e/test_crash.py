@@ -31,7 +31,10 @@ async def test_every_email_becomes_exactly_one_ticket_across_a_tickets_crash(sta
     staff = bearer(settings)
     tag = uuid.uuid4().hex[:6]
     subjects = [f"crash {tag} #{index:03d}" for index in range(EMAILS)]
-    emails = [make_email(sender=f"user{index}@example.net", subject=subject) for index, subject in enumerate(subjects)]
+    emails = [
+        make_email(sender=f"user{index}@example.net", subject=subject)
+        for index, subject in enumerate(subjects)
+    ]
     killed_at: list[int] = []
 
     async with httpx.AsyncClient(timeout=30) as client:
@@ -55,7 +58,9 @@ async def test_every_email_becomes_exactly_one_ticket_across_a_tickets_crash(sta
             killed_at.append(await eventually(enough_tickets, timeout=60, interval=0.02))
             await asyncio.to_thread(stack.kill_service, "tickets")
 
-        statuses, _ = await asyncio.gather(asyncio.gather(*(send(raw) for raw in emails)), crash_tickets_midway())
+        statuses, _ = await asyncio.gather(
+            asyncio.gather(*(send(raw) for raw in emails)), crash_tickets_midway()
+        )
         assert statuses == [202] * EMAILS
         assert not stack.services["tickets"].alive()
 

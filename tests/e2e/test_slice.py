@@ -30,6 +30,7 @@ async def test_an_email_flows_through_all_five_services(stack):
     await asyncio.to_thread(smtp_send, settings.http_host, smtp_port, raw)
 
     async with httpx.AsyncClient(timeout=5) as client:
+
         async def ticket_listed():
             response = await client.get(f"{settings.service_url('tickets')}/v1/tickets", headers=staff)
             return [t for t in response.json()["items"] if t["title"] == subject]
@@ -118,7 +119,9 @@ async def test_bad_input_gets_clear_client_errors_never_500(stack):
     ingest = settings.service_url("ingest")
     async with httpx.AsyncClient(timeout=5) as client:
         not_email = await client.post(
-            f"{ingest}/v1/inbound/email", content=b"<html>hello</html>", headers={"Content-Type": "message/rfc822"}
+            f"{ingest}/v1/inbound/email",
+            content=b"<html>hello</html>",
+            headers={"Content-Type": "message/rfc822"},
         )
         empty = await client.post(f"{ingest}/v1/inbound/email", headers={"Content-Type": "message/rfc822"})
         oversize = await client.post(

@@ -25,7 +25,9 @@ def settings(infra_env) -> Settings:
 
 async def test_webhook_accepts_once_and_publishes_a_cloudevent(settings):
     await prepare_topics(settings)
-    raw = make_email(sender="Ana Lima <Ana@Example.com>", subject="Login fails", message_id="<m1@example.com>")
+    raw = make_email(
+        sender="Ana Lima <Ana@Example.com>", subject="Login fails", message_id="<m1@example.com>"
+    )
     async with running(create_app(settings)) as client:
         first = await client.post("/v1/inbound/email", content=raw, headers=RFC822)
         again = await client.post("/v1/inbound/email", content=raw, headers=RFC822)
@@ -38,7 +40,9 @@ async def test_webhook_accepts_once_and_publishes_a_cloudevent(settings):
         "message_id": "<m1@example.com>",
         "reason": "this message was received before",
     }
-    records = await read_topic(settings.kafka_bootstrap, settings.topic(topics.INBOUND), until=lambda r: len(r) >= 1)
+    records = await read_topic(
+        settings.kafka_bootstrap, settings.topic(topics.INBOUND), until=lambda r: len(r) >= 1
+    )
     assert len(records) == 1
     headers = records[0].headers
     assert headers["ce_specversion"] == "1.0"
@@ -66,14 +70,18 @@ async def test_webhook_accepts_once_and_publishes_a_cloudevent(settings):
 )
 async def test_webhook_refuses_bad_input_with_a_reason(settings, body, content_type, status, reason):
     async with running(create_app(settings)) as client:
-        response = await client.post("/v1/inbound/email", content=body, headers={"Content-Type": content_type})
+        response = await client.post(
+            "/v1/inbound/email", content=body, headers={"Content-Type": content_type}
+        )
     assert response.status_code == status
     assert reason in response.json()["error"]["message"]
 
 
 async def test_smtp_accepts_support_mail_and_rejects_other_recipients_and_oversize(settings):
     await prepare_topics(settings)
-    raw = make_email(to="support+TKT-0042@ticketstream.local", subject="Via SMTP", message_id="<s1@example.com>")
+    raw = make_email(
+        to="support+TKT-0042@ticketstream.local", subject="Via SMTP", message_id="<s1@example.com>"
+    )
 
     def converse() -> None:
         # smtplib blocks, so it talks to the in-process listener from a worker thread.
@@ -89,7 +97,9 @@ async def test_smtp_accepts_support_mail_and_rejects_other_recipients_and_oversi
 
     async with running(create_app(settings)):
         await asyncio.to_thread(converse)
-    records = await read_topic(settings.kafka_bootstrap, settings.topic(topics.INBOUND), until=lambda r: len(r) >= 1)
+    records = await read_topic(
+        settings.kafka_bootstrap, settings.topic(topics.INBOUND), until=lambda r: len(r) >= 1
+    )
     assert [json.loads(r.value)["subject"] for r in records] == ["Via SMTP"]
     assert json.loads(records[0].value)["channel"] == "SMTP"
 
@@ -110,14 +120,19 @@ async def test_health_ready_metrics_and_unknown_routes(settings):
 
 async def test_readyz_is_503_until_the_database_answers(infra_env):
     settings = settings_from(
-        infra_env, Settings, smtp_port=0, mongo_url=f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300"
+        infra_env,
+        Settings,
+        smtp_port=0,
+        mongo_url=f"mongodb://127.0.0.1:{free_port()}/?serverSelectionTimeoutMS=300",
     )
     import httpx
 
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as client:
-            response = await client.get("/readyz")
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://s") as client,
+    ):
+        response = await client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("unreachable")
     assert response.json()["checks"]["consumers"] == "starting"

@@ -36,7 +36,9 @@ async def test_sla_starts_first_response_and_resolution_clocks_from_the_default_
     await prepare_topics(settings)
     ticket = ticket_snapshot(ref="TKT-0042", priority="URGENT")
     async with running(create_sla(settings)) as client:
-        await publish_events(settings, [ticket_created(ticket), ticket_created(ticket)], event_ids=["e1", "e1"])
+        await publish_events(
+            settings, [ticket_created(ticket), ticket_created(ticket)], event_ids=["e1", "e1"]
+        )
 
         async def clocks():
             response = await client.get("/v1/clocks/TKT-0042", headers=bearer(settings))
@@ -55,7 +57,9 @@ async def test_sla_starts_first_response_and_resolution_clocks_from_the_default_
     assert 3500 < targets["first_response"]["remaining_seconds"] <= 3600
     assert [p["priority"] for p in policies] == ["URGENT", "HIGH", "MEDIUM", "LOW"]
     assert unknown.status_code == 404
-    started = await read_topic(settings.kafka_bootstrap, settings.topic(topics.SLA), until=lambda r: len(r) >= 2)
+    started = await read_topic(
+        settings.kafka_bootstrap, settings.topic(topics.SLA), until=lambda r: len(r) >= 2
+    )
     assert sorted(r.headers["ce_type"] for r in started) == ["sla.clock_started", "sla.clock_started"]
     assert {r.key for r in started} == {ticket.id}
 
@@ -86,16 +90,24 @@ async def smtp_relay():
     await server.wait_closed()
 
 
-async def test_notify_tells_staff_in_app_and_mails_the_customer_a_threaded_acknowledgement(infra_env, smtp_relay):
+async def test_notify_tells_staff_in_app_and_mails_the_customer_a_threaded_acknowledgement(
+    infra_env, smtp_relay
+):
     relay, smtp_url = smtp_relay
     settings = settings_from(infra_env, NotifySettings, smtp_url=smtp_url)
     await prepare_topics(settings)
     ticket = ticket_snapshot(ref="TKT-0007", requester="kim@example.com", thread="<root7@example.com>")
     async with running(create_notify(settings)) as client:
-        await publish_events(settings, [ticket_created(ticket), ticket_created(ticket)], event_ids=["n1", "n1"])
+        await publish_events(
+            settings, [ticket_created(ticket), ticket_created(ticket)], event_ids=["n1", "n1"]
+        )
         await eventually(lambda: _true(len(relay.messages) >= 1))
-        delivered = await read_topic(settings.kafka_bootstrap, settings.topic(topics.NOTIFY), until=lambda r: len(r) >= 1)
-        inbox = (await client.get("/v1/notifications", headers=bearer(settings, sub="alice", teams=["support"]))).json()
+        delivered = await read_topic(
+            settings.kafka_bootstrap, settings.topic(topics.NOTIFY), until=lambda r: len(r) >= 1
+        )
+        inbox = (
+            await client.get("/v1/notifications", headers=bearer(settings, sub="alice", teams=["support"]))
+        ).json()
         customer = await client.get("/v1/notifications", headers=bearer(settings, Role.CUSTOMER))
         mail_log = (await client.get("/v1/dev/mail", headers=bearer(settings))).json()
     assert len(relay.messages) == 1, "a redelivered event must not mail twice"
@@ -166,7 +178,9 @@ async def test_analytics_counts_each_ticket_once_per_day(infra_env):
         await asyncio.sleep(0.5)  # room for a wrongly double-counted event to show up
         daily = (await client.get("/v1/reports/volume?interval=day", headers=bearer(settings))).json()
         monthly = (await client.get("/v1/reports/volume?interval=month", headers=bearer(settings))).json()
-        inverted = await client.get("/v1/reports/volume?from=2026-02-01&to=2026-01-01", headers=bearer(settings))
+        inverted = await client.get(
+            "/v1/reports/volume?from=2026-02-01&to=2026-01-01", headers=bearer(settings)
+        )
         bad_interval = await client.get("/v1/reports/volume?interval=hour", headers=bearer(settings))
     assert daily["total"] == 3
     assert [(b["start"], b["created"]) for b in daily["buckets"]] == [

@@ -42,12 +42,19 @@ def inbound(
     )
 
 
-async def publish(settings: Settings, *events: InboundMessageReceived, event_ids: list[str] | None = None) -> None:
+async def publish(
+    settings: Settings, *events: InboundMessageReceived, event_ids: list[str] | None = None
+) -> None:
     producer = EventProducer(settings)
     await producer.start()
     try:
         messages = [
-            encode_event(event, service="ingest", key=event.email_thread_id, event_id=(event_ids or [None] * len(events))[i])
+            encode_event(
+                event,
+                service="ingest",
+                key=event.email_thread_id,
+                event_id=(event_ids or [None] * len(events))[i],
+            )
             for i, event in enumerate(events)
         ]
         assert await producer.publish_batch(messages) == [None] * len(messages)
@@ -113,7 +120,9 @@ async def test_reply_in_the_same_thread_is_added_to_the_existing_ticket(settings
     assert len(tickets) == 1
     assert detail["version"] == 2
     assert [i["message_id"] for i in detail["interactions"]] == [original.message_id, reply.message_id]
-    events = await read_topic(settings.kafka_bootstrap, settings.topic(topics.TICKETS), until=lambda r: len(r) >= 2)
+    events = await read_topic(
+        settings.kafka_bootstrap, settings.topic(topics.TICKETS), until=lambda r: len(r) >= 2
+    )
     assert [r.headers["ce_type"] for r in events] == ["ticket.created", "ticket.interaction_added"]
 
 
@@ -131,7 +140,9 @@ async def test_api_creates_tickets_and_refuses_bad_requests_and_callers(settings
         )
         no_token = await client.get("/v1/tickets")
         bad_token = await client.get("/v1/tickets", headers={"Authorization": "Bearer not-a-jwt"})
-        customer = await client.get("/v1/tickets", headers=bearer(settings, Role.CUSTOMER, email="pat@example.com"))
+        customer = await client.get(
+            "/v1/tickets", headers=bearer(settings, Role.CUSTOMER, email="pat@example.com")
+        )
         unknown = await client.get("/v1/tickets/TKT-9999", headers=bearer(settings))
         by_id = await client.get(f"/v1/tickets/{created.json()['id']}", headers=bearer(settings))
     assert created.status_code == 201

@@ -13,6 +13,7 @@ from typing import Annotated
 import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from jwt.types import Options
 from pydantic import BaseModel, Field, ValidationError
 
 from ticketstream.settings import PlatformSettings
@@ -53,7 +54,7 @@ class TokenVerifier:
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
 
     def verify(self, token: str) -> Principal:
-        options = {"require": ["sub", "exp"]}
+        options: Options = {"require": ["sub", "exp"]}
         try:
             if self._jwks is not None:
                 key = self._jwks.get_signing_key_from_jwt(token).key

@@ -90,9 +90,7 @@ class _RetryMiddleware(BaseMiddleware):
                 if attempt == self.policy.max_attempts or isinstance(error, InvalidEventError):
                     await self._dead_letter(msg, error, attempt)
                     return None
-                log.warning(
-                    "handler failed (attempt %d/%d): %s", attempt, self.policy.max_attempts, error
-                )
+                log.warning("handler failed (attempt %d/%d): %s", attempt, self.policy.max_attempts, error)
                 await asyncio.sleep(delay)
                 delay *= 2
         return None
@@ -174,9 +172,7 @@ class EventProducer:
         """Raise unless the cluster answers a metadata request."""
         await self._client.client.fetch_all_metadata()
 
-    async def publish_batch(
-        self, messages: Sequence[KafkaMessage]
-    ) -> Sequence[BaseException | None]:
+    async def publish_batch(self, messages: Sequence[KafkaMessage]) -> Sequence[BaseException | None]:
         deliveries: list[asyncio.Future[Any] | BaseException] = []
         for message in messages:
             try:

@@ -72,7 +72,9 @@ def _print_welcome(settings: PlatformSettings, state_dir: Path, smtp_port: str) 
     token = issue_dev_token(settings, sub="alice", role=Role.AGENT, teams=["support"], name="Alice Agent")
     typer.echo("\nTicketstream is running:")
     for name in SERVICE_NAMES:
-        typer.echo(f"  {name:<10} {settings.service_url(name)}   (API docs: {settings.service_url(name)}/docs)")
+        typer.echo(
+            f"  {name:<10} {settings.service_url(name)}   (API docs: {settings.service_url(name)}/docs)"
+        )
     typer.echo(f"  smtp       {settings.http_host}:{smtp_port}   (mail to {settings.support_address})")
     typer.echo(f"\nDemo agent token (alice, team support):\n{token}\n")
     typer.echo("Try:")

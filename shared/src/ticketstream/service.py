@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -35,7 +35,7 @@ from ticketstream.telemetry import (
 
 log = logging.getLogger(__name__)
 
-BackgroundTask = Callable[[], Awaitable[None]]
+BackgroundTask = Callable[[], Coroutine[Any, Any, None]]
 READINESS_TIMEOUT = 2.0
 CONNECT_RETRY_SECONDS = 1.0
 LAG_INTERVAL_SECONDS = 5.0
@@ -49,9 +49,7 @@ class ServicePlatform:
         self.settings = settings
         self.metrics = ServiceMetrics(settings.service_name)
         self.tracer_provider = create_tracer_provider(settings)
-        self.mongo = create_mongo_client(
-            settings, listeners=[MongoTracingListener(self.tracer_provider)]
-        )
+        self.mongo = create_mongo_client(settings, listeners=[MongoTracingListener(self.tracer_provider)])
         self.database = self.mongo[settings.database_name]
         self.broker = create_broker(
             settings, tracer_provider=self.tracer_provider, registry=self.metrics.registry

@@ -64,9 +64,7 @@ def create_tracer_provider(settings: PlatformSettings) -> TracerProvider:
     """A tracer provider for this service; it exports only when an OTLP endpoint is configured."""
     service_name = os.environ.get("OTEL_SERVICE_NAME") or f"ticketstream-{settings.service_name}"
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
-    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    ):
+    if os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
@@ -155,9 +153,7 @@ class MongoTracingListener(monitoring.CommandListener):
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if not trace.get_current_span().get_span_context().is_valid:
             return  # background polling outside any request or message is not traced
-        span = self.tracer.start_span(
-            f"mongodb {event.command_name}", kind=SpanKind.CLIENT
-        )
+        span = self.tracer.start_span(f"mongodb {event.command_name}", kind=SpanKind.CLIENT)
         span.set_attribute("db.system", "mongodb")
         span.set_attribute("db.namespace", event.database_name)
         span.set_attribute("db.operation.name", event.command_name)

@@ -19,4 +19,3 @@ def bucket_start(day: date, interval: Interval) -> date:
     if interval is Interval.WEEK:
         return day - timedelta(days=day.weekday())
     return day.replace(day=1)
-

@@ -73,4 +73,3 @@ class AnalyticsStore:
             (date.fromisoformat(d["day"]), int(d.get("created", 0)), dict(d.get("by_source", {})))
             for d in documents
         ]
-

@@ -13,9 +13,7 @@ from ticketstream_ingest.smtp import SmtpListener
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     platform = ServicePlatform(settings, indexes=store.INDEXES)
-    inbound_store = store.InboundStore(
-        platform.mongo, platform.database, on_commit=platform.relay.poke
-    )
+    inbound_store = store.InboundStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
     platform.broker.include_router(handlers.create_router(settings))
     if settings.smtp_port:
         listener = SmtpListener(inbound_store, settings)

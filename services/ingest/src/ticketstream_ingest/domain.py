@@ -150,7 +150,9 @@ def parse_email(raw: bytes, *, id_domain: str) -> ParsedEmail:
     text = _body_text(message)
     content_hash = hashlib.sha256(raw).hexdigest()
     found_ids = _message_ids(str(message.get("Message-ID", "")))
-    message_id = found_ids[0] if found_ids else f"<{uuid.uuid5(uuid.NAMESPACE_URL, content_hash)}@{id_domain}>"
+    message_id = (
+        found_ids[0] if found_ids else f"<{uuid.uuid5(uuid.NAMESPACE_URL, content_hash)}@{id_domain}>"
+    )
     subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
     in_reply_to = _message_ids(str(message.get("In-Reply-To", "")))
     return ParsedEmail(
@@ -173,4 +175,3 @@ def is_support_recipient(address: str, support_address: str) -> bool:
     local, _, domain = address.lower().partition("@")
     support_local, _, support_domain = support_address.lower().partition("@")
     return domain == support_domain and local.split("+", 1)[0] == support_local
-

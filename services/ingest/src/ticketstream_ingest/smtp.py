@@ -51,7 +51,7 @@ class SupportMailbox:
             result = await self._store.accept_email(
                 parsed=parsed, raw=raw, channel=InboundChannel.SMTP, now=datetime.now(UTC)
             )
-        except Exception:  # noqa: BLE001 - the sender must retry, never believe it was stored
+        except Exception:
             log.exception("could not store an inbound message")
             return "451 4.3.0 temporary failure, please retry"
         return f"250 2.0.0 {result.status.value} as {result.inbound_id}"

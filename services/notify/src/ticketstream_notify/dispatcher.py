@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime
 
@@ -29,12 +30,10 @@ class MailDispatcher:
             try:
                 while await self.deliver_one():
                     pass
-            except Exception:  # noqa: BLE001 - a database hiccup must not stop delivery for good
+            except Exception:
                 log.exception("mail dispatch round failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def deliver_one(self) -> bool:

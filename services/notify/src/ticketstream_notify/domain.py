@@ -60,7 +60,10 @@ def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:
             recipient=recipient,
             kind="ticket.created",
             title=f"New ticket {ticket.ref}: {ticket.title}",
-            body=f"{ticket.priority.value.title()} priority, from {requester} via {ticket.source.value.lower()}.",
+            body=(
+                f"{ticket.priority.value.title()} priority, "
+                f"from {requester} via {ticket.source.value.lower()}."
+            ),
             ref=ticket.ref,
             ticket_id=ticket.id,
         )
@@ -107,7 +110,7 @@ def acknowledgement_email(
 
 def retry_delay(attempts: int) -> timedelta:
     """5 s, 10 s, 20 s, ... after each failed delivery attempt."""
-    return FIRST_RETRY_DELAY * (2 ** max(attempts - 1, 0))
+    return FIRST_RETRY_DELAY * int(2 ** max(attempts - 1, 0))
 
 
 def next_attempt_at(now: datetime, attempts: int) -> datetime:

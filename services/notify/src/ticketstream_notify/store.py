@@ -111,7 +111,9 @@ class NotifyStore:
             return None
         return str(document["_id"]), _mail_of(document), int(document["attempts"])
 
-    async def mark_delivered(self, mail_id: str, mail: OutgoingEmail, *, stored_only: bool, now: datetime) -> None:
+    async def mark_delivered(
+        self, mail_id: str, mail: OutgoingEmail, *, stored_only: bool, now: datetime
+    ) -> None:
         status = MailStatus.STORED if stored_only else MailStatus.SENT
         event = NotifyDelivered(
             notification_id=mail_id,
@@ -125,13 +127,27 @@ class NotifyStore:
         await self._finish_mail(mail_id, {"status": status, "delivered_at": now}, event)
 
     async def mark_failed(
-        self, mail_id: str, mail: OutgoingEmail, *, error: str, attempts: int, retry_at: datetime | None, now: datetime
+        self,
+        mail_id: str,
+        mail: OutgoingEmail,
+        *,
+        error: str,
+        attempts: int,
+        retry_at: datetime | None,
+        now: datetime,
     ) -> None:
         """Schedule a retry, or give up (retry_at None) and publish notify.failed."""
         if retry_at is not None:
             await self._database[MAILS].update_one(
                 {"_id": mail_id},
-                {"$set": {"status": MailStatus.PENDING, "attempts": attempts, "next_attempt_at": retry_at, "last_error": error}},
+                {
+                    "$set": {
+                        "status": MailStatus.PENDING,
+                        "attempts": attempts,
+                        "next_attempt_at": retry_at,
+                        "last_error": error,
+                    }
+                },
             )
             return
         event = NotifyFailed(
@@ -154,7 +170,9 @@ class NotifyStore:
             await enqueue(
                 self._database,
                 session,
-                encode_event(event, service="notify", key=event.ticket_id or event.recipient, subject=event.ref),
+                encode_event(
+                    event, service="notify", key=event.ticket_id or event.recipient, subject=event.ref
+                ),
             )
 
         await run_in_transaction(self._client, work)
@@ -163,7 +181,11 @@ class NotifyStore:
     async def notifications_for(self, recipients: list[str], *, limit: int) -> tuple[list[Document], int]:
         query = {"recipient": {"$in": recipients}}
         documents = (
-            await self._database[NOTIFICATIONS].find(query).sort("created_at", DESCENDING).limit(limit).to_list()
+            await self._database[NOTIFICATIONS]
+            .find(query)
+            .sort("created_at", DESCENDING)
+            .limit(limit)
+            .to_list()
         )
         unread = await self._database[NOTIFICATIONS].count_documents({**query, "read": False})
         return documents, unread

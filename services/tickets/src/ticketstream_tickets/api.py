@@ -56,9 +56,7 @@ async def create_ticket(
     body: CreateTicketRequest, store: TicketStoreDep, principal: StaffPrincipal
 ) -> StaffTicketView:
     requester = (
-        Person(email=str(body.requester.email).lower(), name=body.requester.name)
-        if body.requester
-        else None
+        Person(email=str(body.requester.email).lower(), name=body.requester.name) if body.requester else None
     )
     ticket = await store.create_ticket(
         domain.NewTicket(

@@ -92,9 +92,7 @@ class TicketStore:
 
     # --- writes ---------------------------------------------------------------------------
 
-    async def create_ticket(
-        self, request: domain.NewTicket, *, actor: str, now: datetime
-    ) -> TicketSnapshot:
+    async def create_ticket(self, request: domain.NewTicket, *, actor: str, now: datetime) -> TicketSnapshot:
         """Create a ticket (with its ref) and publish ticket.created, in one transaction."""
 
         async def work(session: Session) -> TicketSnapshot:
@@ -188,6 +186,7 @@ class TicketStore:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        assert customer is not None, "an upsert returning the document after always finds one"
         if requester.name and not customer.get("name"):
             await self._database[CUSTOMERS].update_one(
                 {"_id": customer["_id"]}, {"$set": {"name": requester.name}}, session=session
@@ -203,6 +202,7 @@ class TicketStore:
             return_document=ReturnDocument.AFTER,
             session=session,
         )
+        assert counter is not None, "an upsert returning the document after always finds one"
         return int(counter["value"])
 
     async def _insert_interaction(
@@ -235,9 +235,7 @@ class TicketStore:
         document = await self._database[TICKETS].find_one(query)
         return _ticket_of(document) if document else None
 
-    async def interactions(
-        self, ticket_id: str, *, customer_visible_only: bool
-    ) -> list[InteractionSummary]:
+    async def interactions(self, ticket_id: str, *, customer_visible_only: bool) -> list[InteractionSummary]:
         query: dict[str, Any] = {"ticket_id": ticket_id}
         if customer_visible_only:
             # Filtered in the query: non-visible interactions never leave the database.

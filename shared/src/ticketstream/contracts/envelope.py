@@ -72,9 +72,7 @@ def encode_event(
     }
     if subject:
         headers["ce_subject"] = subject
-    return KafkaMessage(
-        topic=event.topic, key=key, headers=headers, value=event.model_dump_json().encode()
-    )
+    return KafkaMessage(topic=event.topic, key=key, headers=headers, value=event.model_dump_json().encode())
 
 
 def parse_event(headers: Mapping[str, str | bytes], value: bytes) -> Envelope:

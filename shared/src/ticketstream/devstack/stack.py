@@ -39,14 +39,14 @@ class DevStack:
 
     @property
     def settings(self) -> PlatformSettings:
-        return PlatformSettings(
-            **{
-                name.removeprefix("TICKETSTREAM_").lower(): value
-                for name, value in self.environ.items()
-                if name.startswith("TICKETSTREAM_")
-                and name.removeprefix("TICKETSTREAM_").lower() in PlatformSettings.model_fields
-            }
-        )
+        """The settings the services see, from this stack's environment alone."""
+        prefix = "TICKETSTREAM_"
+        values = {
+            name.removeprefix(prefix).lower(): value
+            for name, value in self.environ.items()
+            if name.startswith(prefix) and name.removeprefix(prefix).lower() in PlatformSettings.model_fields
+        }
+        return PlatformSettings.model_validate(values)
 
     @property
     def log_dir(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -11,9 +13,7 @@ from ticketstream.settings import PlatformSettings
 
 async def create_topics(settings: PlatformSettings) -> list[str]:
     """Create the missing topics; return the names created (existing ones are left alone)."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=settings.kafka_bootstrap, client_id="ticketstream-topics"
-    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap, client_id="ticketstream-topics")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -32,10 +32,9 @@ async def create_topics(settings: PlatformSettings) -> list[str]:
                 )
             )
         for topic in wanted:
-            try:
+            # Another run of the creating job may win the race for a topic: that is fine.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics([topic])
-            except TopicAlreadyExistsError:
-                pass  # another replica of the creating job won the race
         return [topic.name for topic in wanted]
     finally:
         await admin.close()
