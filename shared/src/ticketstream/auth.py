@@ -75,9 +75,16 @@ class TokenVerifier:
                     issuer=self._settings.jwt_issuer,
                     options=options,
                 )
+        except jwt.PyJWTError as error:
+            raise InvalidTokenError(str(error)) from error
+        try:
             return Principal.model_validate(claims)
-        except (jwt.PyJWTError, ValidationError) as error:
-            raise InvalidTokenError(str(error).splitlines()[0]) from error
+        except ValidationError as error:
+            problems = "; ".join(
+                f"claim {'.'.join(str(part) for part in item['loc'])!r}: {item['msg']}"
+                for item in error.errors()
+            )
+            raise InvalidTokenError(problems) from error
 
 
 def issue_dev_token(

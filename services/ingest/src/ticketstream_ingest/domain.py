@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.header import decode_header, make_header
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -86,17 +87,48 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line).strip()
 
 
+def _header_values(message: EmailMessage, name: str) -> list[str]:
+    """Every value of a header, decoded; a value the header parser chokes on is used raw.
+
+    Malformed headers are common in real mail and must never turn into a crash.
+    """
+    try:
+        return [str(value) for value in message.get_all(name, [])]
+    except Exception:  # noqa: BLE001 - the stdlib header parser raises a variety of errors
+        return [_decoded(raw) for key, raw in message.raw_items() if key.lower() == name.lower()]
+
+
+def _decoded(raw: str) -> str:
+    try:
+        return str(make_header(decode_header(raw)))
+    except Exception:  # noqa: BLE001 - undecodable encoded-words stay as they came
+        return raw
+
+
+def _header(message: EmailMessage, name: str) -> str:
+    values = _header_values(message, name)
+    return values[0] if values else ""
+
+
 def _message_ids(value: str | None) -> list[str]:
     return MESSAGE_ID_PATTERN.findall(value or "")
 
 
 def _addresses(message: EmailMessage, header: str) -> list[str]:
-    values = [str(value) for value in message.get_all(header, [])]
-    return [address.lower() for _, address in getaddresses(values) if "@" in address]
+    values = _header_values(message, header)
+    return [address.lower() for _, address in getaddresses(values) if _looks_like_address(address)]
+
+
+def _looks_like_address(address: str) -> bool:
+    local, _, domain = address.rpartition("@")
+    return bool(local) and bool(domain)
 
 
 def _body_text(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
+    try:
+        part = message.get_body(preferencelist=("plain", "html"))
+    except Exception:  # noqa: BLE001 - a broken MIME structure still has its raw text
+        part = message
     if part is None:
         return ""
     try:
@@ -112,20 +144,19 @@ def _body_text(message: EmailMessage) -> str:
 
 
 def _sender(message: EmailMessage) -> Person:
-    raw_from = str(message.get("From", ""))
-    name, address = parseaddr(raw_from)
-    if "@" not in address:
+    name, address = parseaddr(_header(message, "From"))
+    if not _looks_like_address(address):
         raise InvalidEmailError("the message has no valid From address")
     try:
         Address(addr_spec=address)
-    except (ValueError, IndexError) as error:
+    except Exception as error:  # noqa: BLE001 - any parser complaint means: not a usable address
         raise InvalidEmailError(f"the From address {address!r} is not valid") from error
     return Person(email=address.lower(), name=name or None)
 
 
 def _is_auto_submitted(message: EmailMessage) -> bool:
-    auto_submitted = str(message.get("Auto-Submitted", "")).strip().lower()
-    precedence = str(message.get("Precedence", "")).strip().lower()
+    auto_submitted = _header(message, "Auto-Submitted").strip().lower()
+    precedence = _header(message, "Precedence").strip().lower()
     return (
         auto_submitted not in AUTO_SUBMITTED_VALUES_OK
         or precedence in {"bulk", "junk", "list", "auto_reply"}
@@ -149,17 +180,17 @@ def parse_email(raw: bytes, *, id_domain: str) -> ParsedEmail:
     sender = _sender(message)
     text = _body_text(message)
     content_hash = hashlib.sha256(raw).hexdigest()
-    found_ids = _message_ids(str(message.get("Message-ID", "")))
+    found_ids = _message_ids(_header(message, "Message-ID"))
     message_id = (
         found_ids[0] if found_ids else f"<{uuid.uuid5(uuid.NAMESPACE_URL, content_hash)}@{id_domain}>"
     )
-    subject = " ".join(str(message.get("Subject", "")).split())[:MAX_SUBJECT_LENGTH]
-    in_reply_to = _message_ids(str(message.get("In-Reply-To", "")))
+    subject = " ".join(_header(message, "Subject").split())[:MAX_SUBJECT_LENGTH]
+    in_reply_to = _message_ids(_header(message, "In-Reply-To"))
     return ParsedEmail(
         message_id=message_id,
         message_id_was_generated=not found_ids,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_message_ids(str(message.get("References", ""))),
+        references=_message_ids(_header(message, "References")),
         sender=sender,
         recipients=_addresses(message, "To"),
         cc=_addresses(message, "Cc"),

@@ -19,7 +19,7 @@ from ticketstream.contracts.models import (
 )
 
 REF_PREFIX = "TKT-"
-REF_PATTERN = re.compile(r"^TKT-(\d{4,})$", re.IGNORECASE)
+REF_PATTERN = re.compile(r"^TKT-([0-9]{4,})$", re.IGNORECASE)
 MAX_TITLE_LENGTH = 200
 SYSTEM_ACTOR = "system"
 
@@ -33,7 +33,8 @@ def format_ref(number: int) -> str:
 
 def parse_ref(text: str) -> int | None:
     match = REF_PATTERN.match(text.strip())
-    return int(match.group(1)) if match else None
+    number = int(match.group(1)) if match else 0
+    return number if number >= 1 else None
 
 
 def title_from_subject(subject: str) -> str:
