@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 
-from ticketstream.cli import asyncapi_document
+from ticketstream.asyncapi import asyncapi_document
+from ticketstream.cli import installed_service_brokers
 from ticketstream.contracts import topics
 from ticketstream.settings import PlatformSettings
 
@@ -113,7 +114,7 @@ def test_app_state_exposes_the_platform_without_connecting() -> None:
 
 @pytest.fixture(scope="module")
 def asyncapi() -> dict[str, Any]:
-    return asyncapi_document()
+    return asyncapi_document(installed_service_brokers())
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +158,13 @@ def test_asyncapi_has_a_channel_per_subscription(
     assert expected <= addresses, (
         f"channels {dict(addresses)} lack subscriptions {dict(expected - addresses)}"
     )
+
+
+def test_asyncapi_describes_the_payload_of_every_produced_event(asyncapi: dict[str, Any]) -> None:
+    """Each producing service documents its topic with every event model it may carry."""
+    from ticketstream.contracts import EVENT_CLASSES
+
+    schemas = asyncapi["components"]["schemas"]
+    missing = sorted(event.__name__ for event in EVENT_CLASSES if event.__name__ not in schemas)
+    assert not missing, f"AsyncAPI lacks payload schemas for {missing}"
+    assert "ticket_id" in schemas["TicketCreated"]["properties"]

@@ -77,12 +77,22 @@ async def test_inbound_email_becomes_one_ticket_even_when_delivered_twice(settin
         await publish(settings, first, first, second, event_ids=["evt-1", "evt-1", "evt-2"])
         tickets = await eventually(lambda: _at_least(client, settings, 2))
         detail = await client.get(f"/v1/tickets/{tickets[-1]['ref']}", headers=bearer(settings))
+        metrics = await eventually(lambda: _metrics_with(client, "ticketstream_consumer_lag_records{"))
+        asyncapi = (await client.get("/asyncapi.json")).json()
     assert [t["ref"] for t in tickets] == ["TKT-0002", "TKT-0001"]
     assert {t["title"] for t in tickets} == {"Cannot log in", "Invoice missing"}
     oldest = tickets[-1]
     assert oldest["status"] == "OPEN" and oldest["priority"] == "MEDIUM" and oldest["source"] == "EMAIL"
     assert oldest["requester"]["email"] in {"kim@example.com", "lou@example.com"}
     assert oldest["customer_id"] and oldest["primary_contact_id"] == oldest["customer_id"]
+    handled = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("faststream_received_processed_messages_duration_seconds_count")
+    ]
+    assert handled and float(handled[0].rsplit(" ", 1)[1]) == 3.0, "handler latency of 3 deliveries"
+    assert f'topic="{settings.topic(topics.INBOUND)}"' in metrics
+    assert "TicketCreated" in asyncapi["components"]["schemas"]
     interactions = detail.json()["interactions"]
     assert [i["type"] for i in interactions] == ["EMAIL_INBOUND"]
     assert interactions[0]["customer_visible"] is True
@@ -95,6 +105,12 @@ async def test_inbound_email_becomes_one_ticket_even_when_delivered_twice(settin
     payload = json.loads(created[0].value)
     assert payload["sequence"] == 1 and payload["ticket"]["ref"] == payload["ref"]
     assert created[0].key == payload["ticket_id"]
+
+
+async def _metrics_with(client, text: str) -> str | None:
+    """Consumer lag is sampled every few seconds; wait for the first sample."""
+    metrics = (await client.get("/metrics")).text
+    return metrics if text in metrics else None
 
 
 async def _at_least(client, settings, count: int) -> list[dict] | None:

@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ticketstream.asyncapi import asyncapi_document
 from ticketstream.auth import TokenVerifier
 from ticketstream.broker import EventProducer, create_broker
 from ticketstream.db import IndexPlan, create_mongo_client, ensure_indexes, ping
@@ -223,6 +224,10 @@ def _platform_router(platform: ServicePlatform) -> APIRouter:
             {"status": "ready" if ready else "not_ready", "checks": checks},
             status_code=200 if ready else 503,
         )
+
+    @router.get("/asyncapi.json", summary="AsyncAPI document of this service's topics")
+    async def asyncapi() -> dict[str, Any]:
+        return asyncapi_document([platform.broker])
 
     @router.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:

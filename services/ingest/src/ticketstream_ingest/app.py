@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ticketstream.asyncapi import declare_publications
+from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream_ingest import api, handlers, store
 from ticketstream_ingest.settings import Settings
@@ -19,6 +21,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = SmtpListener(inbound_store, settings)
         platform.after_consuming.append(listener.start)
         platform.shutdown_steps.append(listener.stop)
+    declare_publications(platform.broker, settings, topics.INBOUND)
     app = create_service_app(
         platform,
         title="Ticketstream ingest",

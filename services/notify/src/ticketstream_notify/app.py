@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ticketstream.asyncapi import declare_publications
+from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream_notify import api, handlers, store
 from ticketstream_notify.dispatcher import MailDispatcher
@@ -21,6 +23,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     platform.broker.include_router(
         handlers.create_router(settings, notify_store, on_mail_queued=dispatcher.poke)
     )
+    declare_publications(platform.broker, settings, topics.NOTIFY)
     app = create_service_app(
         platform,
         title="Ticketstream notify",

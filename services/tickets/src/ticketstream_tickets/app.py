@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from ticketstream.asyncapi import declare_publications
+from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream_tickets import api, handlers, store
 from ticketstream_tickets.settings import Settings
@@ -14,6 +16,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     platform = ServicePlatform(settings, indexes=store.INDEXES)
     ticket_store = store.TicketStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
     platform.broker.include_router(handlers.create_router(settings, ticket_store))
+    declare_publications(platform.broker, settings, topics.TICKETS, topics.DIRECTORY)
     app = create_service_app(
         platform,
         title="Ticketstream tickets",
