@@ -10,9 +10,9 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from email import policy
+from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.header import decode_header, make_header
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
 from html.parser import HTMLParser
@@ -149,7 +149,7 @@ def _sender(message: EmailMessage) -> Person:
         raise InvalidEmailError("the message has no valid From address")
     try:
         Address(addr_spec=address)
-    except Exception as error:  # noqa: BLE001 - any parser complaint means: not a usable address
+    except Exception as error:
         raise InvalidEmailError(f"the From address {address!r} is not valid") from error
     return Person(email=address.lower(), name=name or None)
 
