@@ -1,10 +1,11 @@
-"""Benchmark: 2,000 emails through the slice on the embedded stack, next to substrate baselines.
+"""Benchmarks of the slice on the embedded stack, next to substrate baselines.
 
 Prints (never asserts) figures measured in the same run on the same machine:
 - raw broker produce and consume rates (1 KiB records, aiokafka);
 - raw database transaction rate (two inserts per transaction, one embedded server);
 - Ticketstream: webhook accept rate, and end-to-end emails/s from the first accepted email to the
-  last `ticket.created` consumed, with its ratio to each baseline (ARCHITECTURE §10).
+  last `ticket.created` consumed, with its ratio to each baseline (ARCHITECTURE §10);
+- latency from an email sent over SMTP to its ticket listed by GET /v1/tickets, one at a time.
 
 Run with `make bench`. BENCH_EMAILS overrides the email count.
 """
@@ -24,7 +25,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.helpers import eventually, make_email
+from tests.helpers import bearer, eventually, make_email
 from ticketstream.contracts import topics
 from ticketstream.db import run_in_transaction
 from ticketstream.devstack.processes import (
@@ -180,3 +181,44 @@ def test_email_to_ticket_throughput(embedded_stack: DevStack, tmp_path: Path) ->
     print(f"ratio      end to end / raw produce   {end_to_end_rate / produce_rate:8.3%}")
     print(f"ratio      end to end / raw db txn    {end_to_end_rate / txn_rate:8.3%}")
     assert end_to_end_rate > 0
+
+
+LATENCY_SAMPLES = int(os.environ.get("BENCH_LATENCY_SAMPLES", "30"))
+
+
+async def smtp_to_visible_latencies(stack: DevStack) -> list[float]:
+    import smtplib
+
+    settings = stack.settings
+    smtp_port = int(stack.environ["TICKETSTREAM_SMTP_PORT"])
+    headers = bearer(settings)
+    latencies = []
+    async with httpx.AsyncClient(timeout=30) as client:
+        for index in range(LATENCY_SAMPLES):
+            subject = f"latency {uuid.uuid4().hex[:8]} {index}"
+            raw = make_email(subject=subject)
+            started = time.perf_counter()
+            with smtplib.SMTP(settings.http_host, smtp_port, timeout=10) as smtp:
+                smtp.sendmail("customer@example.com", ["support@ticketstream.local"], raw)
+            while True:
+                page = await client.get(
+                    f"{settings.service_url('tickets')}/v1/tickets?limit=5", headers=headers
+                )
+                if any(ticket["title"] == subject for ticket in page.json()["items"]):
+                    break
+                await asyncio.sleep(0.005)
+            latencies.append(time.perf_counter() - started)
+            await asyncio.sleep(0.2)
+    return sorted(latencies)
+
+
+def test_email_to_visible_ticket_latency(embedded_stack: DevStack) -> None:
+    latencies = asyncio.run(smtp_to_visible_latencies(embedded_stack))
+    p50 = latencies[len(latencies) // 2]
+    p95 = latencies[min(int(len(latencies) * 0.95), len(latencies) - 1)]
+    print()
+    print(
+        f"latency    SMTP 250 -> listed by GET /v1/tickets ({len(latencies)} emails, one at a time): "
+        f"p50 {p50 * 1000:.0f} ms, p95 {p95 * 1000:.0f} ms, max {latencies[-1] * 1000:.0f} ms"
+    )
+    assert len(latencies) == LATENCY_SAMPLES
