@@ -8,8 +8,8 @@ from pymongo import ASCENDING, IndexModel
 
 from ticketstream.contracts import Envelope
 from ticketstream.contracts.events import TicketCreated
-from ticketstream.db import Database, IndexPlan, MongoClient, Session, run_in_transaction
-from ticketstream.inbox import claim_event
+from ticketstream.db import Database, IndexPlan, MongoClient, Session
+from ticketstream.inbox import apply_once
 
 TICKET_FACTS = "ticket_facts"
 DAILY_VOLUME = "daily_volume"
@@ -32,10 +32,6 @@ class AnalyticsStore:
         day = ticket.created_at.date().isoformat()
 
         async def work(session: Session) -> bool:
-            if not await claim_event(
-                self._database, session, consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type
-            ):
-                return False
             fact = await self._database[TICKET_FACTS].update_one(
                 {"_id": ticket.id},
                 {
@@ -60,7 +56,7 @@ class AnalyticsStore:
             )
             return True
 
-        return await run_in_transaction(self._client, work)
+        return bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
 
     async def daily_created(self, *, start: date, end: date) -> list[tuple[date, int, dict[str, int]]]:
         documents = (

@@ -12,7 +12,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import NotifyDelivered, NotifyEvent, NotifyFailed
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
-from ticketstream.inbox import claim_event
+from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_notify.domain import InAppNotification, OutgoingEmail
 
@@ -62,10 +62,6 @@ class NotifyStore:
         """Store what an event causes, once: ids derive from the event id and the recipient."""
 
         async def work(session: Session) -> bool:
-            if not await claim_event(
-                self._database, session, consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type
-            ):
-                return False
             for notification in notifications:
                 await self._database[NOTIFICATIONS].insert_one(
                     {
@@ -90,8 +86,7 @@ class NotifyStore:
                 )
             return True
 
-        recorded = await run_in_transaction(self._client, work)
-        return recorded
+        return bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
 
     async def claim_due_mail(self, *, now: datetime) -> tuple[str, OutgoingEmail, int] | None:
         """Take one due mail for sending; a lease keeps other replicas off it meanwhile."""

@@ -11,8 +11,8 @@ from pymongo import ASCENDING, IndexModel
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import SlaClockStarted, SlaTarget, TicketCreated
 from ticketstream.contracts.models import Priority
-from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
-from ticketstream.inbox import claim_event
+from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session
+from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_sla import domain
 
@@ -102,10 +102,6 @@ class SlaStore:
         """Start the clocks of a new ticket and publish sla.clock_started; False if seen before."""
 
         async def work(session: Session) -> bool:
-            if not await claim_event(
-                self._database, session, consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type
-            ):
-                return False
             policy = domain.policy_for(event.ticket.priority, self._policies)
             clocks = domain.clocks_for_new_ticket(
                 ticket_id=event.ticket_id,
@@ -142,7 +138,7 @@ class SlaStore:
             )
             return True
 
-        started = await run_in_transaction(self._client, work)
+        started = bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
         if started:
             self._on_commit()
         return started

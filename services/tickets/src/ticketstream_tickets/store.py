@@ -24,7 +24,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
-from ticketstream.inbox import claim_event
+from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_tickets import domain
 
@@ -111,11 +111,7 @@ class TicketStore:
         Returns None when this event was applied before (redelivery).
         """
 
-        async def work(session: Session) -> TicketSnapshot | None:
-            if not await claim_event(
-                self._database, session, consumer=CONSUMER, event_id=envelope.id, event_type=envelope.type
-            ):
-                return None
+        async def work(session: Session) -> TicketSnapshot:
             interaction = domain.inbound_interaction(event, interaction_id=str(uuid.uuid4()), now=now)
             existing = await self._database[TICKETS].find_one(
                 {"email_thread_id": event.email_thread_id}, session=session
@@ -143,7 +139,7 @@ class TicketStore:
             )
             return ticket
 
-        ticket = await run_in_transaction(self._client, work)
+        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
         if ticket is not None:
             self._on_commit()
         return ticket
