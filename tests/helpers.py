@@ -77,6 +77,7 @@ async def prepare_topics(settings: PlatformSettings) -> None:
 def bearer(
     settings: PlatformSettings, role: Role = Role.AGENT, sub: str = "alice", **claims: Any
 ) -> dict[str, str]:
+    claims.setdefault("teams", ["support"])
     return {"Authorization": f"Bearer {issue_dev_token(settings, sub=sub, role=role, **claims)}"}
 
 

@@ -185,8 +185,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, error: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(error.status_code, "error")
-        message = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
-        details = None if isinstance(error.detail, str) else error.detail
+        detail = error.detail
+        if isinstance(detail, dict) and "message" in detail:
+            # A route that knows more passes {"code", "message", "details"} as the detail.
+            code = str(detail.get("code") or code)
+            message, details = str(detail["message"]), detail.get("details")
+        elif isinstance(detail, str):
+            message, details = detail, None
+        else:
+            message, details = code.replace("_", " "), detail
         return JSONResponse(
             error_body(code, message, details),
             status_code=error.status_code,

@@ -1,26 +1,35 @@
-"""Agent API of the tickets service (staff tokens)."""
+"""Agent API of the tickets service (staff tokens). A ticket the caller may not see is a 404."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 
-from ticketstream.auth import StaffPrincipal
-from ticketstream.contracts.models import Person, Priority, Source, TicketStatus
+from ticketstream.auth import Principal, Role, StaffPrincipal
+from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus
 from ticketstream_tickets import domain
 from ticketstream_tickets.models import (
+    ActivityEntry,
+    ActivityList,
     CreateTicketRequest,
+    InteractionList,
+    MessageRequest,
+    StaffInteractionCreated,
     StaffTicketDetail,
     StaffTicketView,
     TicketList,
+    UpdateTicketRequest,
 )
-from ticketstream_tickets.store import TicketFilter, TicketStore
+from ticketstream_tickets.settings import Settings
+from ticketstream_tickets.store import StaleTicketError, TicketFilter, TicketStore
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 MAX_PAGE_SIZE = 200
+IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,12})"?\s*$')
 
 
 def get_ticket_store(request: Request) -> TicketStore:
@@ -28,20 +37,75 @@ def get_ticket_store(request: Request) -> TicketStore:
     return store
 
 
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 TicketStoreDep = Annotated[TicketStore, Depends(get_ticket_store)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-@router.get("", summary="List tickets, newest first")
+def viewer_of(principal: Principal) -> domain.StaffViewer:
+    return domain.StaffViewer(
+        user_id=principal.sub,
+        teams=tuple(principal.teams),
+        sees_everything=principal.role in {Role.MANAGER, Role.ADMIN},
+    )
+
+
+def not_found(ref: str) -> HTTPException:
+    return HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ref}")
+
+
+async def visible_ticket(ref: str, store: TicketStore, principal: Principal) -> TicketSnapshot:
+    ticket = await store.get(ref)
+    if ticket is None or not domain.staff_can_see(viewer_of(principal), ticket):
+        raise not_found(ref)
+    return ticket
+
+
+def staff_person(principal: Principal) -> Person:
+    return Person(email=(principal.email or f"{principal.sub}@staff.invalid").lower(), name=principal.name)
+
+
+def rule_error(error: domain.DomainError) -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        {"code": error.code, "message": str(error), "details": error.details},
+    )
+
+
+def stale_error(error: StaleTicketError) -> HTTPException:
+    return HTTPException(
+        status.HTTP_412_PRECONDITION_FAILED,
+        {
+            "code": "precondition_failed",
+            "message": str(error),
+            "details": {"current_version": error.current_version},
+        },
+    )
+
+
+def etag(ticket: TicketSnapshot) -> str:
+    return f'"{ticket.version}"'
+
+
+@router.get("", summary="List the tickets the caller may see, newest first")
 async def list_tickets(
     store: TicketStoreDep,
-    _: StaffPrincipal,
+    principal: StaffPrincipal,
     status_filter: Annotated[TicketStatus | None, Query(alias="status")] = None,
     priority: Priority | None = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,
 ) -> TicketList:
     page = await store.list(
-        TicketFilter(status=status_filter, priority=priority.value if priority else None),
+        TicketFilter(
+            status=status_filter,
+            priority=priority.value if priority else None,
+            visible_to=viewer_of(principal),
+        ),
         limit=limit,
         cursor=int(cursor) if cursor else None,
     )
@@ -53,7 +117,7 @@ async def list_tickets(
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a ticket (source API)")
 async def create_ticket(
-    body: CreateTicketRequest, store: TicketStoreDep, principal: StaffPrincipal
+    body: CreateTicketRequest, response: Response, store: TicketStoreDep, principal: StaffPrincipal
 ) -> StaffTicketView:
     requester = (
         Person(email=str(body.requester.email).lower(), name=body.requester.name) if body.requester else None
@@ -68,17 +132,120 @@ async def create_ticket(
             type=body.type,
             category=body.category,
             tags=tuple(tag.strip().lower() for tag in body.tags if tag.strip()),
+            assigned_team=body.assigned_team,
         ),
         actor=principal.sub,
         now=datetime.now(UTC),
     )
+    response.headers["ETag"] = etag(ticket)
+    response.headers["Location"] = f"/v1/tickets/{ticket.ref}"
     return StaffTicketView.model_validate(ticket.model_dump())
 
 
 @router.get("/{ref}", summary="One ticket by ref (TKT-0042) or id, with its interactions")
-async def get_ticket(ref: str, store: TicketStoreDep, _: StaffPrincipal) -> StaffTicketDetail:
-    ticket = await store.get(ref)
-    if ticket is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no ticket {ref}")
+async def get_ticket(
+    ref: str, response: Response, store: TicketStoreDep, principal: StaffPrincipal
+) -> StaffTicketDetail:
+    ticket = await visible_ticket(ref, store, principal)
     interactions = await store.interactions(ticket.id, customer_visible_only=False)
+    response.headers["ETag"] = etag(ticket)
     return StaffTicketDetail.model_validate({**ticket.model_dump(), "interactions": interactions})
+
+
+@router.patch(
+    "/{ref}",
+    summary="Change a ticket; requires If-Match with the version you read",
+    responses={
+        412: {"description": "The ticket changed since that version"},
+        422: {"description": "Invalid change, e.g. a status transition that is not allowed"},
+        428: {"description": "If-Match is missing"},
+    },
+)
+async def update_ticket(
+    ref: str,
+    body: UpdateTicketRequest,
+    response: Response,
+    store: TicketStoreDep,
+    principal: StaffPrincipal,
+    if_match: Annotated[str | None, Header(description='The ticket version you read, e.g. "3"')] = None,
+) -> StaffTicketView:
+    await visible_ticket(ref, store, principal)
+    if if_match is None:
+        raise HTTPException(
+            status.HTTP_428_PRECONDITION_REQUIRED, 'send If-Match with the ticket version you read, e.g. "3"'
+        )
+    match = IF_MATCH.match(if_match)
+    if match is None:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, 'If-Match must be a ticket version such as "3"')
+    patch = domain.TicketPatch(
+        **body.model_dump(exclude_none=True, exclude={"tags", "assignee_ids"}),
+        tags=tuple(tag.strip().lower() for tag in body.tags if tag.strip())
+        if body.tags is not None
+        else None,
+        assignee_ids=tuple(body.assignee_ids) if body.assignee_ids is not None else None,
+    )
+    try:
+        ticket = await store.update_ticket(
+            ref, patch, expected_version=int(match.group(1)), actor=principal.sub, now=datetime.now(UTC)
+        )
+    except StaleTicketError as error:
+        raise stale_error(error) from error
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    response.headers["ETag"] = etag(ticket)
+    return StaffTicketView.model_validate(ticket.model_dump())
+
+
+@router.get("/{ref}/interactions", summary="Every interaction of a ticket, oldest first")
+async def list_interactions(ref: str, store: TicketStoreDep, principal: StaffPrincipal) -> InteractionList:
+    ticket = await visible_ticket(ref, store, principal)
+    return InteractionList(items=await store.interactions(ticket.id, customer_visible_only=False))
+
+
+@router.post(
+    "/{ref}/replies",
+    status_code=status.HTTP_201_CREATED,
+    summary="Public reply: emailed to the requester in the ticket's thread",
+)
+async def add_reply(
+    ref: str, body: MessageRequest, store: TicketStoreDep, principal: StaffPrincipal, settings: SettingsDep
+) -> StaffInteractionCreated:
+    await visible_ticket(ref, store, principal)
+    try:
+        ticket, interaction = await store.add_public_reply(
+            ref,
+            body=body.body,
+            author=staff_person(principal),
+            author_id=principal.sub,
+            message_domain=settings.support_address.partition("@")[2] or "ticketstream.local",
+            now=datetime.now(UTC),
+        )
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return StaffInteractionCreated(
+        ticket=StaffTicketView.model_validate(ticket.model_dump()), interaction=interaction
+    )
+
+
+@router.post(
+    "/{ref}/notes",
+    status_code=status.HTTP_201_CREATED,
+    summary="Internal note: staff only, never shown or sent to the customer; @handle mentions",
+)
+async def add_note(
+    ref: str, body: MessageRequest, store: TicketStoreDep, principal: StaffPrincipal
+) -> StaffInteractionCreated:
+    await visible_ticket(ref, store, principal)
+    ticket, interaction = await store.add_internal_note(
+        ref, body=body.body, author=staff_person(principal), author_id=principal.sub, now=datetime.now(UTC)
+    )
+    return StaffInteractionCreated(
+        ticket=StaffTicketView.model_validate(ticket.model_dump()), interaction=interaction
+    )
+
+
+@router.get("/{ref}/activity", summary="Who changed what and when, in order")
+async def activity(ref: str, store: TicketStoreDep, principal: StaffPrincipal) -> ActivityList:
+    ticket = await visible_ticket(ref, store, principal)
+    entries = await store.activity(ticket.id)
+    return ActivityList(items=[ActivityEntry.model_validate(entry) for entry in entries])

@@ -1,11 +1,15 @@
-"""HTTP models of the tickets service. Staff and customer views are separate types."""
+"""HTTP models of the tickets service. Staff and customer views are separate types: the customer
+types have no field that could carry an internal note, a call log or a system entry."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from ticketstream.contracts.events import InteractionSummary
-from ticketstream.contracts.models import Priority, TicketSnapshot, TicketType
+from ticketstream.contracts.models import Priority, TicketSnapshot, TicketStatus, TicketType
 
 
 class RequesterIn(BaseModel):
@@ -27,6 +31,30 @@ class CreateTicketRequest(BaseModel):
     category: str | None = Field(None, max_length=100)
     tags: list[str] = Field(default_factory=list, max_length=50)
     requester: RequesterIn | None = None
+    assigned_team: str | None = Field(None, max_length=100)
+
+
+class UpdateTicketRequest(BaseModel):
+    """Fields to change; omitted fields stay as they are. Send `If-Match: "<version>"`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=100_000)
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    type: TicketType | None = None
+    category: str | None = Field(None, max_length=100)
+    tags: list[str] | None = Field(None, max_length=50)
+    assignee_ids: list[str] | None = Field(None, max_length=20)
+    assigned_team: str | None = Field(None, max_length=100)
+    resolution_notes: str | None = Field(None, max_length=20_000)
+
+
+class MessageRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str = Field(min_length=1, max_length=100_000)
 
 
 class StaffTicketView(TicketSnapshot):
@@ -39,4 +67,68 @@ class StaffTicketDetail(StaffTicketView):
 
 class TicketList(BaseModel):
     items: list[StaffTicketView]
+    next_cursor: str | None = None
+
+
+class InteractionList(BaseModel):
+    items: list[InteractionSummary]
+
+
+class StaffInteractionCreated(BaseModel):
+    ticket: StaffTicketView
+    interaction: InteractionSummary
+
+
+class ActivityChange(BaseModel):
+    field: str
+    before: Any = None
+    after: Any = None
+
+
+class ActivityEntry(BaseModel):
+    sequence: int
+    action: str = Field(description="The event type of the change, e.g. ticket.status_changed")
+    actor: str
+    at: datetime
+    changes: list[ActivityChange]
+
+
+class ActivityList(BaseModel):
+    items: list[ActivityEntry]
+
+
+# --- customer portal --------------------------------------------------------------------------
+
+CustomerVisibleType = Literal["EMAIL_INBOUND", "EMAIL_OUTBOUND", "SMS", "CHAT", "PORTAL_MESSAGE"]
+
+
+class PortalInteractionView(BaseModel):
+    """A message on the customer's ticket; only customer-visible types validate."""
+
+    id: str
+    type: CustomerVisibleType
+    from_support: bool = Field(description="True when written by the support team")
+    author_name: str | None = None
+    body_text: str
+    created_at: datetime
+
+
+class PortalTicketView(BaseModel):
+    ref: str
+    title: str
+    description: str
+    status: TicketStatus
+    priority: Priority
+    created_at: datetime
+    updated_at: datetime
+    resolved_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+class PortalTicketDetail(PortalTicketView):
+    messages: list[PortalInteractionView]
+
+
+class PortalTicketList(BaseModel):
+    items: list[PortalTicketView]
     next_cursor: str | None = None

@@ -7,10 +7,11 @@ inbox claim), so state and events can never disagree.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
@@ -28,13 +29,17 @@ from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_tickets import domain
 
+T = TypeVar("T")
+
 TICKETS = "tickets"
 INTERACTIONS = "interactions"
+ACTIVITY = "activity"
 CUSTOMERS = "customers"
 COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
 CONSUMER = "tickets"
 MIN_PAGE_WINDOW = 256
+MAX_REFERENCES = 20
 
 INDEXES: IndexPlan = {
     TICKETS: [
@@ -50,6 +55,10 @@ INDEXES: IndexPlan = {
         IndexModel([("message_id", ASCENDING)], sparse=True),
     ],
     CUSTOMERS: [IndexModel([("email", ASCENDING)], unique=True)],
+    ACTIVITY: [
+        IndexModel([("ticket_id", ASCENDING), ("sequence", ASCENDING)]),
+        IndexModel([("at", DESCENDING)]),
+    ],
 }
 
 
@@ -64,6 +73,23 @@ class TicketFilter:
     status: TicketStatus | None = None
     priority: str | None = None
     customer_id: str | None = None
+    requester_email: str | None = None
+    visible_to: domain.StaffViewer | None = None
+
+    def query(self) -> dict[str, Any]:
+        query: dict[str, Any] = {}
+        if self.status is not None:
+            query["status"] = self.status.value
+        if self.priority is not None:
+            query["priority"] = self.priority
+        if self.customer_id is not None:
+            query["customer_id"] = self.customer_id
+        if self.requester_email is not None:
+            query["requester.email"] = self.requester_email
+        viewer = self.visible_to
+        if viewer is not None and not viewer.sees_everything:
+            query["$or"] = [{"assignee_ids": viewer.user_id}, {"assigned_team": {"$in": list(viewer.teams)}}]
+        return query
 
 
 def _ticket_document(ticket: TicketSnapshot) -> Document:
@@ -72,6 +98,36 @@ def _ticket_document(ticket: TicketSnapshot) -> Document:
     number = domain.parse_ref(ticket.ref)
     document["number"] = number
     return document
+
+
+def _ref_query(ref_or_id: str) -> dict[str, Any]:
+    number = domain.parse_ref(ref_or_id)
+    return {"number": number} if number is not None else {"_id": ref_or_id}
+
+
+def _activity_document(step: domain.Step, *, actor: str) -> Document:
+    return {
+        "_id": f"{step.ticket.id}:{step.ticket.version}",
+        "ticket_id": step.ticket.id,
+        "ref": step.ticket.ref,
+        "sequence": step.ticket.version,
+        "action": step.event.event_type,
+        "actor": actor,
+        "changes": [
+            {"field": change.field, "before": _plain(change.before), "after": _plain(change.after)}
+            for change in step.changes
+        ],
+        "at": step.event.occurred_at,
+    }
+
+
+def _plain(value: object) -> object:
+    """Enums and tuples as BSON-friendly values for the activity log."""
+    if isinstance(value, tuple | list):
+        return [_plain(item) for item in value]
+    if isinstance(value, StrEnum):
+        return value.value
+    return value
 
 
 def _ticket_of(document: Document) -> TicketSnapshot:
@@ -85,10 +141,13 @@ def _interaction_of(document: Document) -> InteractionSummary:
 
 
 class TicketStore:
-    def __init__(self, client: MongoClient, database: Database, *, on_commit: Callable[[], None]):
+    def __init__(
+        self, client: MongoClient, database: Database, *, on_commit: Callable[[], None], default_team: str
+    ):
         self._client = client
         self._database = database
         self._on_commit = on_commit
+        self._default_team = default_team
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -106,43 +165,161 @@ class TicketStore:
     async def apply_inbound_message(
         self, envelope: Envelope, event: InboundMessageReceived, *, now: datetime
     ) -> TicketSnapshot | None:
-        """Turn an inbound email into a new ticket, or a new interaction of its thread's ticket.
+        """Turn an inbound email into a new ticket, or a message on its thread's ticket.
 
-        Returns None when this event was applied before (redelivery).
+        A reply to a resolved or waiting ticket reopens it; a reply to a closed ticket opens a
+        linked follow-up ticket. Returns None when this event was applied before (redelivery).
         """
 
         async def work(session: Session) -> TicketSnapshot:
             interaction = domain.inbound_interaction(event, interaction_id=str(uuid.uuid4()), now=now)
             existing = await self._database[TICKETS].find_one(
-                {"email_thread_id": event.email_thread_id}, session=session
+                {"email_thread_id": event.email_thread_id}, sort=[("number", DESCENDING)], session=session
             )
+            request = domain.new_ticket_from_email(event)
             if existing is None:
-                request = domain.new_ticket_from_email(event)
                 ticket, _ = await self._insert_ticket(
                     session, request, actor=event.sender.email, now=now, first_interaction=interaction
                 )
                 return ticket
-            ticket = domain.touch(_ticket_of(existing), now=now)
-            await self._save(session, ticket, expected_version=ticket.version - 1)
-            await self._insert_interaction(session, ticket.id, interaction)
-            await self._publish(
-                session,
-                TicketInteractionAdded(
-                    ticket_id=ticket.id,
-                    ref=ticket.ref,
-                    sequence=ticket.version,
+            ticket = _ticket_of(existing)
+            if ticket.status is TicketStatus.CLOSED:
+                follow_up, _ = await self._insert_ticket(
+                    session,
+                    domain.follow_up_of(ticket, request),
                     actor=event.sender.email,
-                    occurred_at=now,
-                    ticket=ticket,
-                    interaction=interaction,
-                ),
-            )
-            return ticket
+                    now=now,
+                    first_interaction=interaction,
+                )
+                return follow_up
+            steps = domain.customer_message(ticket, interaction, actor=event.sender.email, now=now)
+            await self._insert_interaction(session, ticket.id, interaction)
+            return await self._commit_steps(session, ticket, steps, actor=event.sender.email)
 
         ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
         if ticket is not None:
             self._on_commit()
         return ticket
+
+    async def update_ticket(
+        self, ref_or_id: str, patch: domain.TicketPatch, *, expected_version: int, actor: str, now: datetime
+    ) -> TicketSnapshot:
+        """An agent's edit, applied only to the version the agent saw (else StaleTicketError)."""
+
+        async def work(session: Session) -> TicketSnapshot:
+            ticket = await self._current(session, ref_or_id, expected_version=expected_version)
+            steps = domain.apply_patch(ticket, patch, actor=actor, now=now)
+            return await self._commit_steps(session, ticket, steps, actor=actor)
+
+        return await self._run(work)
+
+    async def add_public_reply(
+        self, ref_or_id: str, *, body: str, author: Person, author_id: str, message_domain: str, now: datetime
+    ) -> tuple[TicketSnapshot, InteractionSummary]:
+        async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
+            ticket = await self._current(session, ref_or_id)
+            steps = domain.public_reply(
+                ticket,
+                body=body,
+                author=author,
+                author_id=author_id,
+                interaction_id=str(uuid.uuid4()),
+                message_domain=message_domain,
+                thread=await self._email_thread(session, ticket),
+                now=now,
+            )
+            return await self._commit_interaction(session, ticket, steps, actor=author_id)
+
+        return await self._run(work)
+
+    async def add_internal_note(
+        self, ref_or_id: str, *, body: str, author: Person, author_id: str, now: datetime
+    ) -> tuple[TicketSnapshot, InteractionSummary]:
+        async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
+            ticket = await self._current(session, ref_or_id)
+            steps = domain.internal_note(
+                ticket,
+                body=body,
+                author=author,
+                author_id=author_id,
+                interaction_id=str(uuid.uuid4()),
+                now=now,
+            )
+            return await self._commit_interaction(session, ticket, steps, actor=author_id)
+
+        return await self._run(work)
+
+    async def add_customer_message(
+        self, ref_or_id: str, *, body: str, author: Person, now: datetime
+    ) -> tuple[TicketSnapshot, InteractionSummary]:
+        """A reply written in the customer portal (PORTAL_MESSAGE)."""
+
+        async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
+            ticket = await self._current(session, ref_or_id)
+            interaction = domain.portal_message(
+                body=body, author=author, interaction_id=str(uuid.uuid4()), now=now
+            )
+            if ticket.status is TicketStatus.CLOSED:
+                raise domain.DomainError(f"{ticket.ref} is closed; please open a new request")
+            steps = domain.customer_message(ticket, interaction, actor=author.email, now=now)
+            return await self._commit_interaction(session, ticket, steps, actor=author.email)
+
+        return await self._run(work)
+
+    async def _run(self, work: Callable[[Session], Awaitable[T]]) -> T:
+        result = await run_in_transaction(self._client, work)
+        self._on_commit()
+        return result
+
+    async def _current(
+        self, session: Session, ref_or_id: str, *, expected_version: int | None = None
+    ) -> TicketSnapshot:
+        document = await self._database[TICKETS].find_one(_ref_query(ref_or_id), session=session)
+        if document is None:
+            raise TicketNotFoundError(ref_or_id)
+        ticket = _ticket_of(document)
+        if expected_version is not None and ticket.version != expected_version:
+            raise StaleTicketError(ticket.ref, current_version=ticket.version)
+        return ticket
+
+    async def _commit_interaction(
+        self, session: Session, ticket: TicketSnapshot, steps: list[domain.Step], *, actor: str
+    ) -> tuple[TicketSnapshot, InteractionSummary]:
+        interaction = next(
+            step.event.interaction for step in steps if isinstance(step.event, TicketInteractionAdded)
+        )
+        await self._insert_interaction(session, ticket.id, interaction)
+        return await self._commit_steps(session, ticket, steps, actor=actor), interaction
+
+    async def _commit_steps(
+        self, session: Session, before: TicketSnapshot, steps: list[domain.Step], *, actor: str
+    ) -> TicketSnapshot:
+        """Save the final ticket (guarded by the version read), log and publish every step."""
+        if not steps:
+            return before
+        final = steps[-1].ticket
+        await self._save(session, final, expected_version=before.version)
+        await self._database[ACTIVITY].insert_many(
+            [_activity_document(step, actor=actor) for step in steps], session=session
+        )
+        await enqueue(
+            self._database,
+            session,
+            *(encode_event(step.event, service="tickets", key=final.id, subject=final.ref) for step in steps),
+        )
+        return final
+
+    async def _email_thread(self, session: Session, ticket: TicketSnapshot) -> list[str]:
+        """Message-IDs of the ticket's emails, oldest first (References of the next reply)."""
+        documents = (
+            await self._database[INTERACTIONS]
+            .find({"ticket_id": ticket.id, "message_id": {"$ne": None}}, {"message_id": 1}, session=session)
+            .sort("created_at", 1)
+            .to_list()
+        )
+        thread = [ticket.email_thread_id] if ticket.email_thread_id else []
+        thread += [d["message_id"] for d in documents if d["message_id"] not in thread]
+        return thread[-MAX_REFERENCES:]
 
     async def _insert_ticket(
         self,
@@ -153,6 +330,8 @@ class TicketStore:
         now: datetime,
         first_interaction: InteractionSummary | None = None,
     ) -> tuple[TicketSnapshot, str | None]:
+        if request.assigned_team is None:
+            request = replace(request, assigned_team=self._default_team)
         customer_id = await self._customer_of(session, request.requester, now=now)
         number = await self._next_ticket_number(session)
         ticket = domain.open_ticket(
@@ -161,12 +340,13 @@ class TicketStore:
         await self._database[TICKETS].insert_one(_ticket_document(ticket), session=session)
         if first_interaction is not None:
             await self._insert_interaction(session, ticket.id, first_interaction)
-        await self._publish(
-            session,
-            TicketCreated(
-                ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor=actor, occurred_at=now, ticket=ticket
-            ),
+        created = TicketCreated(
+            ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor=actor, occurred_at=now, ticket=ticket
         )
+        await self._database[ACTIVITY].insert_one(
+            _activity_document(domain.Step(ticket, created, ()), actor=actor), session=session
+        )
+        await self._publish(session, created)
         return ticket, customer_id
 
     async def _customer_of(self, session: Session, requester: Person | None, *, now: datetime) -> str | None:
@@ -214,7 +394,7 @@ class TicketStore:
             {"_id": ticket.id, "version": expected_version}, _ticket_document(ticket), session=session
         )
         if result.matched_count != 1:
-            raise StaleTicketError(ticket.ref)
+            raise StaleTicketError(ticket.ref, current_version=None)
 
     async def _publish(self, session: Session, event: TicketEvent) -> None:
         await enqueue(
@@ -226,10 +406,16 @@ class TicketStore:
     # --- reads ----------------------------------------------------------------------------
 
     async def get(self, ref_or_id: str) -> TicketSnapshot | None:
-        number = domain.parse_ref(ref_or_id)
-        query: dict[str, Any] = {"number": number} if number is not None else {"_id": ref_or_id}
-        document = await self._database[TICKETS].find_one(query)
+        document = await self._database[TICKETS].find_one(_ref_query(ref_or_id))
         return _ticket_of(document) if document else None
+
+    async def activity(self, ticket_id: str) -> list[Document]:
+        return (
+            await self._database[ACTIVITY]
+            .find({"ticket_id": ticket_id}, {"_id": 0})
+            .sort("sequence", 1)
+            .to_list()
+        )
 
     async def interactions(self, ticket_id: str, *, customer_visible_only: bool) -> list[InteractionSummary]:
         query: dict[str, Any] = {"ticket_id": ticket_id}
@@ -246,13 +432,7 @@ class TicketStore:
         walking down from the cursor, growing while filters leave them short. Each query is an
         index range, so a page costs the same at ticket 100 as at ticket 100,000.
         """
-        query: dict[str, Any] = {}
-        if filters.status is not None:
-            query["status"] = filters.status.value
-        if filters.priority is not None:
-            query["priority"] = filters.priority
-        if filters.customer_id is not None:
-            query["customer_id"] = filters.customer_id
+        query = filters.query()
         upper = cursor if cursor is not None else await self._highest_ticket_number() + 1
         window = max(4 * (limit + 1), MIN_PAGE_WINDOW)
         documents: list[Document] = []
@@ -276,5 +456,13 @@ class TicketStore:
         return int(counter["value"]) if counter else 0
 
 
+class TicketNotFoundError(LookupError):
+    """No ticket has this ref or id (or the caller may not see it)."""
+
+
 class StaleTicketError(Exception):
-    """The ticket changed since it was read; the transaction is retried or the caller told."""
+    """The ticket changed since the caller read it."""
+
+    def __init__(self, ref: str, *, current_version: int | None) -> None:
+        super().__init__(f"{ref} was changed by someone else; reload it and apply your change again")
+        self.current_version = current_version

@@ -136,8 +136,14 @@ class InteractionSummary(Contract):
     type: InteractionType
     customer_visible: bool
     author: Person | None = None
+    author_id: str | None = Field(None, description="Staff user id of the author, when staff")
     body_text: str = ""
-    message_id: str | None = None
+    message_id: str | None = Field(None, description="RFC 5322 Message-ID of an email interaction")
+    subject: str | None = Field(None, description="Subject of an email interaction")
+    in_reply_to: str | None = None
+    references: list[str] = Field(default_factory=list)
+    recipients: list[str] = Field(default_factory=list, description="To of an outbound email")
+    mentions: list[str] = Field(default_factory=list, description="Staff @mentioned in a note")
     created_at: datetime
 
 

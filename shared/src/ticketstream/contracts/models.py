@@ -111,6 +111,8 @@ class TicketSnapshot(Contract):
     merged_into: str | None = None
     archived: bool = False
     csat: Csat | None = None
+    resolution_notes: str | None = Field(None, description="What solved it, recorded on RESOLVED")
+    follow_up_of: str | None = Field(None, description="Ref of the closed ticket this one follows up")
     version: int = Field(ge=1)
     created_at: datetime
     updated_at: datetime

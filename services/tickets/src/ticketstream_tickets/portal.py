@@ -1,0 +1,109 @@
+"""Customer portal API: a customer's own tickets and their customer-visible messages only.
+
+Responses are built from the portal models, whose interaction type admits only customer-visible
+types, from interactions already filtered in the database query.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+
+from ticketstream.auth import CurrentPrincipal, Principal, Role
+from ticketstream.contracts.events import InteractionSummary
+from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot
+from ticketstream_tickets import domain
+from ticketstream_tickets.api import MAX_PAGE_SIZE, TicketStoreDep, not_found, rule_error
+from ticketstream_tickets.models import (
+    MessageRequest,
+    PortalInteractionView,
+    PortalTicketDetail,
+    PortalTicketList,
+    PortalTicketView,
+)
+from ticketstream_tickets.store import TicketFilter, TicketStore
+
+router = APIRouter(prefix="/v1/portal/tickets", tags=["customer portal"])
+
+FROM_SUPPORT = frozenset({InteractionType.EMAIL_OUTBOUND})
+
+
+def require_customer(principal: CurrentPrincipal) -> Principal:
+    """Customers with the address their tickets were requested from; anyone else: not here."""
+    if principal.role is not Role.CUSTOMER or not principal.email:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+    return principal
+
+
+CustomerPrincipal = Annotated[Principal, Depends(require_customer)]
+
+
+def portal_ticket(ticket: TicketSnapshot) -> PortalTicketView:
+    return PortalTicketView.model_validate(ticket.model_dump(include=set(PortalTicketView.model_fields)))
+
+
+def portal_message(interaction: InteractionSummary) -> PortalInteractionView:
+    from_support = interaction.type in FROM_SUPPORT
+    author = interaction.author
+    return PortalInteractionView(
+        id=interaction.id,
+        type=interaction.type.value,  # validated against the customer-visible Literal
+        from_support=from_support,
+        author_name=(author.name if author else None) or ("Support" if from_support else None),
+        body_text=interaction.body_text,
+        created_at=interaction.created_at,
+    )
+
+
+async def own_ticket(ref: str, store: TicketStore, principal: Principal) -> TicketSnapshot:
+    ticket = await store.get(ref)
+    if ticket is None or not domain.customer_can_see(principal.email, ticket):
+        raise not_found(ref)
+    return ticket
+
+
+@router.get("", summary="The caller's own tickets, newest first")
+async def list_own_tickets(
+    store: TicketStoreDep,
+    principal: CustomerPrincipal,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,
+) -> PortalTicketList:
+    page = await store.list(
+        TicketFilter(requester_email=(principal.email or "").lower()),
+        limit=limit,
+        cursor=int(cursor) if cursor else None,
+    )
+    return PortalTicketList(
+        items=[portal_ticket(ticket) for ticket in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.get("/{ref}", summary="One of the caller's tickets with its messages")
+async def get_own_ticket(ref: str, store: TicketStoreDep, principal: CustomerPrincipal) -> PortalTicketDetail:
+    ticket = await own_ticket(ref, store, principal)
+    interactions = await store.interactions(ticket.id, customer_visible_only=True)
+    return PortalTicketDetail(
+        **portal_ticket(ticket).model_dump(), messages=[portal_message(item) for item in interactions]
+    )
+
+
+@router.post(
+    "/{ref}/replies", status_code=status.HTTP_201_CREATED, summary="Reply on one of the caller's tickets"
+)
+async def reply_on_own_ticket(
+    ref: str, body: MessageRequest, store: TicketStoreDep, principal: CustomerPrincipal
+) -> PortalInteractionView:
+    await own_ticket(ref, store, principal)
+    try:
+        _, interaction = await store.add_customer_message(
+            ref,
+            body=body.body,
+            author=Person(email=(principal.email or "").lower(), name=principal.name),
+            now=datetime.now(UTC),
+        )
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return portal_message(interaction)
