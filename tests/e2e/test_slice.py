@@ -140,3 +140,63 @@ async def test_bad_input_gets_clear_client_errors_never_500(stack):
     assert unknown_route.status_code == 404
     assert bad_token.status_code == 401
     assert customer.status_code == 404
+
+
+async def test_agent_reply_is_emailed_in_thread_and_internal_notes_never_leave(stack):
+    settings = stack.settings
+    tickets, notify = settings.service_url("tickets"), settings.service_url("notify")
+    agent = bearer(settings, sub="alice", teams=["support"], name="Alice Agent")
+    customer_email = f"ravi.{uuid.uuid4().hex[:6]}@example.net"
+    customer = bearer(settings, Role.CUSTOMER, sub="ravi", email=customer_email)
+    secret = f"internal-only-{uuid.uuid4().hex}"
+    message_id = f"<{uuid.uuid4().hex}@example.net>"
+    async with httpx.AsyncClient(timeout=10) as client:
+        sent = await client.post(
+            f"{settings.service_url('ingest')}/v1/inbound/email",
+            content=make_email(
+                sender=f"Ravi <{customer_email}>", subject="Card declined", message_id=message_id
+            ),
+            headers={"Content-Type": "message/rfc822"},
+        )
+        assert sent.status_code == 202
+
+        async def own_ticket():
+            items = (await client.get(f"{tickets}/v1/portal/tickets", headers=customer)).json()["items"]
+            return items[0]["ref"] if items else None
+
+        ref = await eventually(own_ticket, timeout=30)
+        note = await client.post(
+            f"{tickets}/v1/tickets/{ref}/notes",
+            json={"body": f"{secret} @bob check the gateway"},
+            headers=agent,
+        )
+        reply = await client.post(
+            f"{tickets}/v1/tickets/{ref}/replies", json={"body": "Please try again now."}, headers=agent
+        )
+        assert note.status_code == 201 and reply.status_code == 201
+
+        async def reply_mail():
+            items = (await client.get(f"{notify}/v1/dev/mail?limit=500", headers=agent)).json()["items"]
+            mine = [m for m in items if m["to"] == customer_email]
+            return mine if any(m["text"] == "Please try again now." for m in mine) else None
+
+        async def mention():
+            items = (
+                await client.get(f"{notify}/v1/notifications", headers=bearer(settings, sub="bob"))
+            ).json()
+            return [n for n in items["items"] if n["ref"] == ref and n["kind"] == "ticket.mentioned"]
+
+        mails = await eventually(reply_mail, timeout=30)
+        [mentioned] = await eventually(mention, timeout=30)
+        portal = (await client.get(f"{tickets}/v1/portal/tickets/{ref}", headers=customer)).text
+        await asyncio.sleep(1)  # let any wrongly produced mail arrive before checking for leaks
+        all_mail = (await client.get(f"{notify}/v1/dev/mail?limit=500", headers=agent)).text
+
+    [reply_email] = [m for m in mails if m["text"] == "Please try again now."]
+    assert reply_email["subject"] == f"[{ref}] Card declined"
+    assert reply_email["in_reply_to"] == message_id and reply_email["references"] == [message_id]
+    assert reply_email["message_id"] == reply.json()["interaction"]["message_id"]
+    assert reply_email["reply_to"] == f"support+{ref}@ticketstream.local"
+    assert mentioned["title"] == f"alice mentioned you on {ref}"
+    assert secret not in portal
+    assert secret not in all_mail, "an internal note's text reached a customer email"

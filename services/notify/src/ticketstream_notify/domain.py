@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from ticketstream.contracts.models import TicketSnapshot
+from ticketstream.contracts.events import InteractionSummary
+from ticketstream.contracts.models import InteractionType, TicketSnapshot
 
 UNASSIGNED_QUEUE = "queue:unassigned"
 MAX_MAIL_ATTEMPTS = 6
@@ -115,3 +116,65 @@ def retry_delay(attempts: int) -> timedelta:
 
 def next_attempt_at(now: datetime, attempts: int) -> datetime:
     return now + retry_delay(attempts)
+
+
+def public_reply_email(
+    ticket: TicketSnapshot, interaction: InteractionSummary, *, support_address: str
+) -> OutgoingEmail | None:
+    """An agent's public reply, sent as tickets wrote it: its Message-ID and thread headers.
+
+    Only customer-visible outbound emails qualify: an internal note can never become an email.
+    """
+    if interaction.type is not InteractionType.EMAIL_OUTBOUND or not interaction.customer_visible:
+        return None
+    if not interaction.recipients or not interaction.message_id:
+        return None
+    return OutgoingEmail(
+        to=interaction.recipients[0],
+        subject=interaction.subject or f"[{ticket.ref}] {ticket.title}",
+        text=interaction.body_text,
+        message_id=interaction.message_id,
+        in_reply_to=interaction.in_reply_to,
+        references=tuple(interaction.references),
+        reply_to=plus_address(support_address, ticket.ref),
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        kind="reply",
+    )
+
+
+CUSTOMER_MESSAGE_TYPES = frozenset({InteractionType.EMAIL_INBOUND, InteractionType.PORTAL_MESSAGE})
+
+
+def interaction_notifications(
+    ticket: TicketSnapshot, interaction: InteractionSummary
+) -> list[InAppNotification]:
+    """Staff hear when the customer writes, and when a note @mentions them."""
+    if interaction.type in CUSTOMER_MESSAGE_TYPES:
+        who = interaction.author.email if interaction.author else "the customer"
+        return [
+            InAppNotification(
+                recipient=recipient,
+                kind="ticket.customer_replied",
+                title=f"{ticket.ref}: new message from {who}",
+                body=ticket.title,
+                ref=ticket.ref,
+                ticket_id=ticket.id,
+            )
+            for recipient in staff_recipients(ticket)
+        ]
+    if interaction.type is InteractionType.INTERNAL_NOTE:
+        author = interaction.author_id or "a colleague"
+        return [
+            InAppNotification(
+                recipient=f"user:{handle}",
+                kind="ticket.mentioned",
+                title=f"{author} mentioned you on {ticket.ref}",
+                body=ticket.title,
+                ref=ticket.ref,
+                ticket_id=ticket.id,
+            )
+            for handle in interaction.mentions
+            if handle != interaction.author_id
+        ]
+    return []

@@ -10,7 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
-from ticketstream.contracts.events import TicketCreated
+from ticketstream.contracts.events import TicketCreated, TicketInteractionAdded
 from ticketstream_notify import domain
 from ticketstream_notify.settings import Settings
 from ticketstream_notify.store import NotifyStore
@@ -29,19 +29,27 @@ def create_router(
     )
     async def on_ticket_event(message: KafkaMessage) -> None:
         envelope = parse_event(message.headers, message.body)
-        if not isinstance(envelope.data, TicketCreated):
+        event = envelope.data
+        notifications: list[domain.InAppNotification] = []
+        mails: list[domain.OutgoingEmail | None] = []
+        if isinstance(event, TicketCreated):
+            notifications = domain.new_ticket_notifications(event.ticket)
+            mails = [
+                domain.acknowledgement_email(
+                    event.ticket, support_address=settings.support_address, public_url=settings.public_url
+                )
+            ]
+        elif isinstance(event, TicketInteractionAdded):
+            notifications = domain.interaction_notifications(event.ticket, event.interaction)
+            mails = [
+                domain.public_reply_email(
+                    event.ticket, event.interaction, support_address=settings.support_address
+                )
+            ]
+        to_send = [mail for mail in mails if mail is not None]
+        if not notifications and not to_send:
             return
-        ticket = envelope.data.ticket
-        acknowledgement = domain.acknowledgement_email(
-            ticket, support_address=settings.support_address, public_url=settings.public_url
-        )
-        recorded = await store.record(
-            envelope,
-            notifications=domain.new_ticket_notifications(ticket),
-            mails=[acknowledgement] if acknowledgement else [],
-            now=datetime.now(UTC),
-        )
-        if recorded:
+        if await store.record(envelope, notifications=notifications, mails=to_send, now=datetime.now(UTC)):
             on_mail_queued()
 
     return router
