@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from ticketstream.auth import Principal, Role, StaffPrincipal
 from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus
-from ticketstream_tickets import domain
+from ticketstream_tickets import domain, lifecycle
 from ticketstream_tickets.models import (
     ActivityEntry,
     ActivityList,
@@ -177,7 +177,7 @@ async def update_ticket(
     match = IF_MATCH.match(if_match)
     if match is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, 'If-Match must be a ticket version such as "3"')
-    patch = domain.TicketPatch(
+    patch = lifecycle.TicketPatch(
         **body.model_dump(exclude_none=True, exclude={"tags", "assignee_ids"}),
         tags=tuple(tag.strip().lower() for tag in body.tags if tag.strip())
         if body.tags is not None

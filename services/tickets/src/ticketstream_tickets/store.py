@@ -27,7 +27,7 @@ from ticketstream.contracts.models import Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
-from ticketstream_tickets import domain
+from ticketstream_tickets import domain, lifecycle
 
 T = TypeVar("T")
 
@@ -105,7 +105,7 @@ def _ref_query(ref_or_id: str) -> dict[str, Any]:
     return {"number": number} if number is not None else {"_id": ref_or_id}
 
 
-def _activity_document(step: domain.Step, *, actor: str) -> Document:
+def _activity_document(step: lifecycle.Step, *, actor: str) -> Document:
     return {
         "_id": f"{step.ticket.id}:{step.ticket.version}",
         "ticket_id": step.ticket.id,
@@ -186,13 +186,13 @@ class TicketStore:
             if ticket.status is TicketStatus.CLOSED:
                 follow_up, _ = await self._insert_ticket(
                     session,
-                    domain.follow_up_of(ticket, request),
+                    lifecycle.follow_up_of(ticket, request),
                     actor=event.sender.email,
                     now=now,
                     first_interaction=interaction,
                 )
                 return follow_up
-            steps = domain.customer_message(ticket, interaction, actor=event.sender.email, now=now)
+            steps = lifecycle.customer_message(ticket, interaction, actor=event.sender.email, now=now)
             await self._insert_interaction(session, ticket.id, interaction)
             return await self._commit_steps(session, ticket, steps, actor=event.sender.email)
 
@@ -202,13 +202,19 @@ class TicketStore:
         return ticket
 
     async def update_ticket(
-        self, ref_or_id: str, patch: domain.TicketPatch, *, expected_version: int, actor: str, now: datetime
+        self,
+        ref_or_id: str,
+        patch: lifecycle.TicketPatch,
+        *,
+        expected_version: int,
+        actor: str,
+        now: datetime,
     ) -> TicketSnapshot:
         """An agent's edit, applied only to the version the agent saw (else StaleTicketError)."""
 
         async def work(session: Session) -> TicketSnapshot:
             ticket = await self._current(session, ref_or_id, expected_version=expected_version)
-            steps = domain.apply_patch(ticket, patch, actor=actor, now=now)
+            steps = lifecycle.apply_patch(ticket, patch, actor=actor, now=now)
             return await self._commit_steps(session, ticket, steps, actor=actor)
 
         return await self._run(work)
@@ -218,7 +224,7 @@ class TicketStore:
     ) -> tuple[TicketSnapshot, InteractionSummary]:
         async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
             ticket = await self._current(session, ref_or_id)
-            steps = domain.public_reply(
+            steps = lifecycle.public_reply(
                 ticket,
                 body=body,
                 author=author,
@@ -237,7 +243,7 @@ class TicketStore:
     ) -> tuple[TicketSnapshot, InteractionSummary]:
         async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
             ticket = await self._current(session, ref_or_id)
-            steps = domain.internal_note(
+            steps = lifecycle.internal_note(
                 ticket,
                 body=body,
                 author=author,
@@ -256,12 +262,12 @@ class TicketStore:
 
         async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
             ticket = await self._current(session, ref_or_id)
-            interaction = domain.portal_message(
+            interaction = lifecycle.portal_message(
                 body=body, author=author, interaction_id=str(uuid.uuid4()), now=now
             )
             if ticket.status is TicketStatus.CLOSED:
                 raise domain.DomainError(f"{ticket.ref} is closed; please open a new request")
-            steps = domain.customer_message(ticket, interaction, actor=author.email, now=now)
+            steps = lifecycle.customer_message(ticket, interaction, actor=author.email, now=now)
             return await self._commit_interaction(session, ticket, steps, actor=author.email)
 
         return await self._run(work)
@@ -283,7 +289,7 @@ class TicketStore:
         return ticket
 
     async def _commit_interaction(
-        self, session: Session, ticket: TicketSnapshot, steps: list[domain.Step], *, actor: str
+        self, session: Session, ticket: TicketSnapshot, steps: list[lifecycle.Step], *, actor: str
     ) -> tuple[TicketSnapshot, InteractionSummary]:
         interaction = next(
             step.event.interaction for step in steps if isinstance(step.event, TicketInteractionAdded)
@@ -292,7 +298,7 @@ class TicketStore:
         return await self._commit_steps(session, ticket, steps, actor=actor), interaction
 
     async def _commit_steps(
-        self, session: Session, before: TicketSnapshot, steps: list[domain.Step], *, actor: str
+        self, session: Session, before: TicketSnapshot, steps: list[lifecycle.Step], *, actor: str
     ) -> TicketSnapshot:
         """Save the final ticket (guarded by the version read), log and publish every step."""
         if not steps:
@@ -344,7 +350,7 @@ class TicketStore:
             ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor=actor, occurred_at=now, ticket=ticket
         )
         await self._database[ACTIVITY].insert_one(
-            _activity_document(domain.Step(ticket, created, ()), actor=actor), session=session
+            _activity_document(lifecycle.Step(ticket, created, ()), actor=actor), session=session
         )
         await self._publish(session, created)
         return ticket, customer_id

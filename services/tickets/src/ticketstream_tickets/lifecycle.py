@@ -1,0 +1,329 @@
+"""Pure ticket lifecycle rules: status transitions, agents' edits, replies, notes and customer
+messages. Every change is a `Step`: the ticket after it, the event it publishes and what changed,
+so that the store can save, log and publish it in one transaction. No IO here."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from ticketstream.contracts.events import (
+    InteractionSummary,
+    TicketAssigned,
+    TicketEvent,
+    TicketInteractionAdded,
+    TicketStatusChanged,
+    TicketUpdated,
+)
+from ticketstream.contracts.models import (
+    InteractionType,
+    Person,
+    Priority,
+    TicketSnapshot,
+    TicketStatus,
+    TicketType,
+)
+from ticketstream_tickets.domain import DomainError, NewTicket, touch
+
+ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
+    TicketStatus.OPEN: frozenset(
+        {
+            TicketStatus.IN_PROGRESS,
+            TicketStatus.PENDING,
+            TicketStatus.WAITING_ON_CUSTOMER,
+            TicketStatus.RESOLVED,
+            TicketStatus.CLOSED,
+        }
+    ),
+    TicketStatus.IN_PROGRESS: frozenset(
+        {
+            TicketStatus.OPEN,
+            TicketStatus.PENDING,
+            TicketStatus.WAITING_ON_CUSTOMER,
+            TicketStatus.RESOLVED,
+            TicketStatus.CLOSED,
+        }
+    ),
+    TicketStatus.PENDING: frozenset(
+        {
+            TicketStatus.OPEN,
+            TicketStatus.IN_PROGRESS,
+            TicketStatus.WAITING_ON_CUSTOMER,
+            TicketStatus.RESOLVED,
+            TicketStatus.CLOSED,
+        }
+    ),
+    TicketStatus.WAITING_ON_CUSTOMER: frozenset(
+        {
+            TicketStatus.OPEN,
+            TicketStatus.IN_PROGRESS,
+            TicketStatus.PENDING,
+            TicketStatus.RESOLVED,
+            TicketStatus.CLOSED,
+        }
+    ),
+    # A resolved ticket is reopened or confirmed closed; a closed one is final (a customer
+    # writing again gets a linked follow-up ticket instead).
+    TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.CLOSED}),
+    TicketStatus.CLOSED: frozenset(),
+}
+REOPENED_BY_CUSTOMER = frozenset({TicketStatus.RESOLVED, TicketStatus.WAITING_ON_CUSTOMER})
+MENTION_PATTERN = re.compile(r"(?<![\w.])@([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+
+
+class TransitionNotAllowedError(DomainError):
+    code = "transition_not_allowed"
+
+    def __init__(self, current: TicketStatus, wanted: TicketStatus) -> None:
+        allowed = sorted(status.value for status in ALLOWED_TRANSITIONS[current])
+        super().__init__(
+            f"a {current.value} ticket cannot move to {wanted.value}",
+            {"from": current.value, "to": wanted.value, "allowed": allowed},
+        )
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    field: str
+    before: object
+    after: object
+
+
+@dataclass(frozen=True)
+class Step:
+    """One versioned change: the ticket after it, its event and what changed (for the log)."""
+
+    ticket: TicketSnapshot
+    event: TicketEvent
+    changes: tuple[FieldChange, ...]
+
+
+def _diff(before: TicketSnapshot, after: TicketSnapshot, fields: Iterable[str]) -> tuple[FieldChange, ...]:
+    return tuple(
+        FieldChange(name, getattr(before, name), getattr(after, name))
+        for name in fields
+        if getattr(before, name) != getattr(after, name)
+    )
+
+
+def _status_step(
+    ticket: TicketSnapshot,
+    to: TicketStatus,
+    *,
+    actor: str,
+    now: datetime,
+    resolution_notes: str | None = None,
+) -> Step:
+    if to not in ALLOWED_TRANSITIONS[ticket.status]:
+        raise TransitionNotAllowedError(ticket.status, to)
+    update: dict[str, object] = {"status": to}
+    if to is TicketStatus.RESOLVED:
+        update["resolved_at"] = now
+        if resolution_notes is not None:
+            update["resolution_notes"] = resolution_notes
+    elif to is TicketStatus.CLOSED:
+        update["closed_at"] = now
+    elif ticket.status in {TicketStatus.RESOLVED, TicketStatus.CLOSED}:
+        update["resolved_at"] = None  # reopened: the next resolution is stamped afresh
+    after = touch(ticket.model_copy(update=update), now=now)
+    event = TicketStatusChanged(
+        ticket_id=after.id,
+        ref=after.ref,
+        sequence=after.version,
+        actor=actor,
+        occurred_at=now,
+        ticket=after,
+        from_status=ticket.status,
+        to_status=to,
+    )
+    return Step(
+        after, event, _diff(ticket, after, ("status", "resolved_at", "closed_at", "resolution_notes"))
+    )
+
+
+@dataclass(frozen=True)
+class TicketPatch:
+    """Fields an agent may change; None means 'leave as it is'."""
+
+    title: str | None = None
+    description: str | None = None
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    type: TicketType | None = None
+    category: str | None = None
+    tags: tuple[str, ...] | None = None
+    assignee_ids: tuple[str, ...] | None = None
+    assigned_team: str | None = None
+    resolution_notes: str | None = None
+
+
+UPDATABLE_FIELDS = ("title", "description", "priority", "type", "category", "tags")
+
+
+def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: datetime) -> list[Step]:
+    """The versioned steps of an agent's edit: field updates, assignment, then status."""
+    steps: list[Step] = []
+    current = ticket
+    updates = {
+        name: (sorted(set(value)) if name == "tags" else value)
+        for name in UPDATABLE_FIELDS
+        if (value := getattr(patch, name)) is not None
+    }
+    changed = {name: value for name, value in updates.items() if getattr(current, name) != value}
+    if changed:
+        after = touch(current.model_copy(update=changed), now=now)
+        event = TicketUpdated(
+            ticket_id=after.id,
+            ref=after.ref,
+            sequence=after.version,
+            actor=actor,
+            occurred_at=now,
+            ticket=after,
+            changed_fields=sorted(changed),
+        )
+        steps.append(Step(after, event, _diff(current, after, sorted(changed))))
+        current = after
+    assignment: dict[str, object] = {}
+    if patch.assignee_ids is not None and sorted(set(patch.assignee_ids)) != current.assignee_ids:
+        assignment["assignee_ids"] = sorted(set(patch.assignee_ids))
+    if patch.assigned_team is not None and patch.assigned_team != current.assigned_team:
+        assignment["assigned_team"] = patch.assigned_team
+    if assignment:
+        after = touch(current.model_copy(update=assignment), now=now)
+        assigned = TicketAssigned(
+            ticket_id=after.id,
+            ref=after.ref,
+            sequence=after.version,
+            actor=actor,
+            occurred_at=now,
+            ticket=after,
+            previous_assignee_ids=current.assignee_ids,
+        )
+        steps.append(Step(after, assigned, _diff(current, after, ("assignee_ids", "assigned_team"))))
+        current = after
+    if patch.status is not None and patch.status is not current.status:
+        steps.append(
+            _status_step(current, patch.status, actor=actor, now=now, resolution_notes=patch.resolution_notes)
+        )
+    return steps
+
+
+def _interaction_step(
+    ticket: TicketSnapshot,
+    interaction: InteractionSummary,
+    *,
+    actor: str,
+    now: datetime,
+    update: Mapping[str, object] | None = None,
+) -> Step:
+    after = touch(ticket.model_copy(update=dict(update or {})), now=now)
+    event = TicketInteractionAdded(
+        ticket_id=after.id,
+        ref=after.ref,
+        sequence=after.version,
+        actor=actor,
+        occurred_at=now,
+        ticket=after,
+        interaction=interaction,
+    )
+    changes = (FieldChange("interactions", None, interaction.type.value), *_diff(ticket, after, update or {}))
+    return Step(after, event, changes)
+
+
+def reply_subject(ticket: TicketSnapshot) -> str:
+    return f"[{ticket.ref}] {ticket.title}"
+
+
+def public_reply(
+    ticket: TicketSnapshot,
+    *,
+    body: str,
+    author: Person,
+    author_id: str,
+    interaction_id: str,
+    message_domain: str,
+    thread: list[str],
+    now: datetime,
+) -> list[Step]:
+    """An agent's public reply: an outbound email in the ticket's thread.
+
+    The first one stamps first_response_at and moves an OPEN ticket to IN_PROGRESS.
+    """
+    if ticket.status is TicketStatus.CLOSED:
+        raise DomainError(f"{ticket.ref} is closed; open a follow-up ticket instead")
+    if ticket.requester is None:
+        raise DomainError(f"{ticket.ref} has no requester to reply to")
+    interaction = InteractionSummary(
+        id=interaction_id,
+        type=InteractionType.EMAIL_OUTBOUND,
+        customer_visible=True,
+        author=author,
+        author_id=author_id,
+        body_text=body,
+        message_id=f"<{interaction_id}@{message_domain}>",
+        subject=reply_subject(ticket),
+        in_reply_to=thread[-1] if thread else None,
+        references=thread,
+        recipients=[ticket.requester.email],
+        created_at=now,
+    )
+    first_response = {"first_response_at": now} if ticket.first_response_at is None else {}
+    steps = [_interaction_step(ticket, interaction, actor=author_id, now=now, update=first_response)]
+    if steps[-1].ticket.status is TicketStatus.OPEN:
+        steps.append(_status_step(steps[-1].ticket, TicketStatus.IN_PROGRESS, actor=author_id, now=now))
+    return steps
+
+
+def mentions_in(text: str) -> list[str]:
+    return sorted({match.lower() for match in MENTION_PATTERN.findall(text)})
+
+
+def internal_note(
+    ticket: TicketSnapshot, *, body: str, author: Person, author_id: str, interaction_id: str, now: datetime
+) -> list[Step]:
+    """A staff-only note; @handles in it become mentions."""
+    interaction = InteractionSummary(
+        id=interaction_id,
+        type=InteractionType.INTERNAL_NOTE,
+        customer_visible=False,
+        author=author,
+        author_id=author_id,
+        body_text=body,
+        mentions=mentions_in(body),
+        created_at=now,
+    )
+    return [_interaction_step(ticket, interaction, actor=author_id, now=now)]
+
+
+def customer_message(
+    ticket: TicketSnapshot, interaction: InteractionSummary, *, actor: str, now: datetime
+) -> list[Step]:
+    """A customer wrote on the ticket: a resolved or waiting ticket reopens."""
+    steps = [_interaction_step(ticket, interaction, actor=actor, now=now)]
+    if ticket.status in REOPENED_BY_CUSTOMER:
+        steps.append(_status_step(steps[-1].ticket, TicketStatus.OPEN, actor=actor, now=now))
+    return steps
+
+
+def follow_up_of(closed: TicketSnapshot, request: NewTicket) -> NewTicket:
+    """A closed ticket is never reopened: the customer's new message opens a linked ticket."""
+    return replace(
+        request,
+        follow_up_of=closed.ref,
+        priority=closed.priority,
+        category=closed.category,
+        assigned_team=closed.assigned_team,
+    )
+
+
+def portal_message(*, body: str, author: Person, interaction_id: str, now: datetime) -> InteractionSummary:
+    return InteractionSummary(
+        id=interaction_id,
+        type=InteractionType.PORTAL_MESSAGE,
+        customer_visible=True,
+        author=author,
+        body_text=body,
+        created_at=now,
+    )
