@@ -195,3 +195,57 @@ async def test_list_pages_with_a_cursor_and_filters(settings):
     assert [t["ref"] for t in second["items"]] == ["TKT-0003", "TKT-0002"]
     assert [t["ref"] for t in third["items"]] == ["TKT-0001"] and third["next_cursor"] is None
     assert [t["ref"] for t in low["items"]] == ["TKT-0005", "TKT-0003", "TKT-0001"]
+
+
+async def test_sla_events_stamp_due_date_and_first_breach_once(settings):
+    from datetime import timedelta
+
+    from tests.helpers import publish_events
+    from ticketstream.contracts.events import SlaBreached, SlaClockStarted, SlaTarget
+
+    await prepare_topics(settings)
+    async with running(create_app(settings)) as client:
+        created = (await client.post("/v1/tickets", json={"title": "Timed"}, headers=bearer(settings))).json()
+        now = datetime.now(UTC)
+        common = {"ticket_id": created["id"], "ref": created["ref"], "policy_id": "p", "priority": "MEDIUM"}
+        first_due, resolution_due = now + timedelta(hours=8), now + timedelta(hours=48)
+        breach = SlaBreached(
+            **common, clock_id="c1", target=SlaTarget.FIRST_RESPONSE, due_at=first_due, occurred_at=now
+        )
+        await publish_events(
+            settings,
+            [
+                SlaClockStarted(
+                    **common,
+                    clock_id="c1",
+                    target=SlaTarget.FIRST_RESPONSE,
+                    due_at=first_due,
+                    occurred_at=now,
+                    target_seconds=8 * 3600,
+                ),
+                SlaClockStarted(
+                    **common,
+                    clock_id="c2",
+                    target=SlaTarget.RESOLUTION,
+                    due_at=resolution_due,
+                    occurred_at=now,
+                    target_seconds=48 * 3600,
+                ),
+                breach,
+                breach,
+            ],
+            event_ids=["s1", "s2", "s3", "s3"],
+        )
+
+        async def stamped():
+            ticket = (await client.get(f"/v1/tickets/{created['ref']}", headers=bearer(settings))).json()
+            return ticket if ticket["sla_breach_at"] else None
+
+        ticket = await eventually(stamped)
+    assert datetime.fromisoformat(ticket["due_date"]) == resolution_due.replace(
+        microsecond=resolution_due.microsecond // 1000 * 1000
+    )
+    assert ticket["sla_breach_at"] is not None
+    assert ticket["version"] == 4, (
+        "created, first-response due, resolution due, breach: the duplicate changed nothing"
+    )

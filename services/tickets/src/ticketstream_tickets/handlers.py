@@ -10,7 +10,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
-from ticketstream.contracts.events import InboundMessageReceived
+from ticketstream.contracts.events import InboundMessageReceived, SlaBreached, SlaClockStarted
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import TicketStore
 
@@ -32,5 +32,16 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
             ticket = await store.apply_inbound_message(envelope, envelope.data, now=datetime.now(UTC))
             if ticket is not None:
                 log.info("inbound %s applied to %s", envelope.data.message_id, ticket.ref)
+
+    @router.subscriber(
+        settings.topic(topics.SLA),
+        title="tickets/sla",
+        description="SLA clocks stamp due_date and sla_breach_at on their tickets.",
+        **consumer_options(settings),
+    )
+    async def on_sla_event(message: KafkaMessage) -> None:
+        envelope = parse_event(message.headers, message.body)
+        if isinstance(envelope.data, SlaClockStarted | SlaBreached):
+            await store.apply_sla_event(envelope, envelope.data, now=datetime.now(UTC))
 
     return router

@@ -69,8 +69,10 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.RESOLVED: frozenset({TicketStatus.OPEN, TicketStatus.IN_PROGRESS, TicketStatus.CLOSED}),
     TicketStatus.CLOSED: frozenset(),
 }
+SLA_ACTOR = "sla"
 REOPENED_BY_CUSTOMER = frozenset({TicketStatus.RESOLVED, TicketStatus.WAITING_ON_CUSTOMER})
-MENTION_PATTERN = re.compile(r"(?<![\w.])@([A-Za-z0-9][A-Za-z0-9._-]{0,63})")
+# A handle starts and ends with a letter or digit, so "@bob.smith." at a sentence end is bob.smith.
+MENTION_PATTERN = re.compile(r"(?<![\w.])@([A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?)")
 
 
 class TransitionNotAllowedError(DomainError):
@@ -126,7 +128,9 @@ def _status_step(
     elif to is TicketStatus.CLOSED:
         update["closed_at"] = now
     elif ticket.status in {TicketStatus.RESOLVED, TicketStatus.CLOSED}:
-        update["resolved_at"] = None  # reopened: the next resolution is stamped afresh
+        # Reopened: the next resolution is stamped afresh; the old one stays in the activity log.
+        update["resolved_at"] = None
+        update["resolution_notes"] = None
     after = touch(ticket.model_copy(update=update), now=now)
     event = TicketStatusChanged(
         ticket_id=after.id,
@@ -159,17 +163,20 @@ class TicketPatch:
     resolution_notes: str | None = None
 
 
-UPDATABLE_FIELDS = ("title", "description", "priority", "type", "category", "tags")
+UPDATABLE_FIELDS = ("title", "description", "priority", "type", "category", "tags", "resolution_notes")
 
 
 def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: datetime) -> list[Step]:
     """The versioned steps of an agent's edit: field updates, assignment, then status."""
+    resolving = patch.status is TicketStatus.RESOLVED and ticket.status is not TicketStatus.RESOLVED
+    if patch.resolution_notes is not None and not resolving and ticket.status is not TicketStatus.RESOLVED:
+        raise DomainError("resolution notes go with resolving the ticket (status RESOLVED)")
     steps: list[Step] = []
     current = ticket
     updates = {
         name: (sorted(set(value)) if name == "tags" else value)
         for name in UPDATABLE_FIELDS
-        if (value := getattr(patch, name)) is not None
+        if (value := getattr(patch, name)) is not None and not (name == "resolution_notes" and resolving)
     }
     changed = {name: value for name, value in updates.items() if getattr(current, name) != value}
     if changed:
@@ -327,3 +334,37 @@ def portal_message(*, body: str, author: Person, interaction_id: str, now: datet
         body_text=body,
         created_at=now,
     )
+
+
+def sla_stamp(
+    ticket: TicketSnapshot,
+    *,
+    now: datetime,
+    due_date: datetime | None = None,
+    due_is_resolution: bool = False,
+    breached_at: datetime | None = None,
+) -> list[Step]:
+    """Stamp what the sla service computed: the due date (the resolution target's, or the first
+    response's while no resolution target is known) and the first breach."""
+    update: dict[str, object] = {}
+    if (
+        due_date is not None
+        and (due_is_resolution or ticket.due_date is None)
+        and ticket.due_date != due_date
+    ):
+        update["due_date"] = due_date
+    if breached_at is not None and ticket.sla_breach_at is None:
+        update["sla_breach_at"] = breached_at
+    if not update:
+        return []
+    after = touch(ticket.model_copy(update=update), now=now)
+    event = TicketUpdated(
+        ticket_id=after.id,
+        ref=after.ref,
+        sequence=after.version,
+        actor=SLA_ACTOR,
+        occurred_at=now,
+        ticket=after,
+        changed_fields=sorted(update),
+    )
+    return [Step(after, event, _diff(ticket, after, sorted(update)))]

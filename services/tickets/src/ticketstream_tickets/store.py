@@ -19,6 +19,10 @@ from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import (
     InboundMessageReceived,
     InteractionSummary,
+    SlaBreached,
+    SlaClockStarted,
+    SlaEvent,
+    SlaTarget,
     TicketCreated,
     TicketEvent,
     TicketInteractionAdded,
@@ -195,6 +199,30 @@ class TicketStore:
             steps = lifecycle.customer_message(ticket, interaction, actor=event.sender.email, now=now)
             await self._insert_interaction(session, ticket.id, interaction)
             return await self._commit_steps(session, ticket, steps, actor=event.sender.email)
+
+        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
+        if ticket is not None:
+            self._on_commit()
+        return ticket
+
+    async def apply_sla_event(
+        self, envelope: Envelope, event: SlaEvent, *, now: datetime
+    ) -> TicketSnapshot | None:
+        """Stamp due_date from sla.clock_started and sla_breach_at from sla.breached, once."""
+
+        async def work(session: Session) -> TicketSnapshot | None:
+            document = await self._database[TICKETS].find_one({"_id": event.ticket_id}, session=session)
+            if document is None:
+                return None  # a clock of a ticket this deployment does not have
+            ticket = _ticket_of(document)
+            steps = lifecycle.sla_stamp(
+                ticket,
+                now=now,
+                due_date=event.due_at if isinstance(event, SlaClockStarted) else None,
+                due_is_resolution=event.target is SlaTarget.RESOLUTION,
+                breached_at=event.occurred_at if isinstance(event, SlaBreached) else None,
+            )
+            return await self._commit_steps(session, ticket, steps, actor=lifecycle.SLA_ACTOR)
 
         ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
         if ticket is not None:
