@@ -251,3 +251,135 @@ async def test_who_sees_what(settings):
         zed_reply_on_kims,
     ):
         assert response.status_code == 404, response.text
+
+
+async def test_escalate_merge_split_and_archive(settings):
+    await prepare_topics(settings)
+    agent = bearer(settings)
+    async with running(create_app(settings)) as client:
+        create = lambda title, email: client.post(  # noqa: E731
+            "/v1/tickets", json={"title": title, "requester": {"email": email}}, headers=agent
+        )
+        first = (await create("Printer offline", "kim@example.com")).json()
+        duplicate = (await create("Printer offline again", "lee@example.com")).json()
+        escalated = await client.post(
+            f"/v1/tickets/{first['ref']}/escalate", json={"reason": "VIP customer"}, headers=agent
+        )
+        to_manager = await client.post(
+            f"/v1/tickets/{first['ref']}/escalate", json={"reason": "Still down", "level": 2}, headers=agent
+        )
+        beyond = await client.post(
+            f"/v1/tickets/{first['ref']}/escalate", json={"reason": "x"}, headers=agent
+        )
+        await client.post(
+            f"/v1/tickets/{duplicate['ref']}/notes", json={"body": "same printer"}, headers=agent
+        )
+        merged = await client.post(
+            f"/v1/tickets/{duplicate['ref']}/merge", json={"into": first["ref"]}, headers=agent
+        )
+        into_self = await client.post(
+            f"/v1/tickets/{first['ref']}/merge", json={"into": first["ref"]}, headers=agent
+        )
+        reply = await client.post(
+            f"/v1/tickets/{first['ref']}/replies", json={"body": "Try this"}, headers=agent
+        )
+        split = await client.post(
+            f"/v1/tickets/{first['ref']}/split",
+            json={"interaction_id": reply.json()["interaction"]["id"], "title": "Toner question"},
+            headers=agent,
+        )
+        not_archivable = await client.post(f"/v1/tickets/{first['ref']}/archive", headers=agent)
+        archived = await client.post(f"/v1/tickets/{duplicate['ref']}/archive", headers=agent)
+        kept = (await client.get(f"/v1/tickets/{first['ref']}", headers=agent)).json()
+        listed = (await client.get("/v1/tickets", headers=agent)).json()["items"]
+        listed_archived = (await client.get("/v1/tickets?archived=true", headers=agent)).json()["items"]
+
+    assert escalated.json()["escalation_level"] == 1 and escalated.json()["priority"] == "URGENT"
+    assert to_manager.json()["escalation_level"] == 2
+    assert beyond.status_code == 422 and "highest tier" in beyond.json()["error"]["message"]
+    merged_body = merged.json()
+    assert (
+        merged_body["merged"]["status"] == "CLOSED" and merged_body["merged"]["merged_into"] == first["ref"]
+    )
+    assert sorted(merged_body["into"]["contact_ids"]) == sorted(
+        first["contact_ids"] + duplicate["contact_ids"]
+    )
+    assert into_self.status_code == 422
+    new_ticket = split.json()["new_ticket"]
+    assert (
+        split.status_code == 201
+        and new_ticket["split_from"] == first["ref"]
+        and new_ticket["title"] == "Toner question"
+    )
+    assert not_archivable.status_code == 422
+    assert archived.json()["archived"] is True
+    kinds = [(i["type"], i["body_text"]) for i in kept["interactions"]]
+    assert ("INTERNAL_NOTE", "same printer") in kinds, "the duplicate's interactions moved to the kept ticket"
+    assert any(kind == "SYSTEM" and duplicate["ref"] in text for kind, text in kinds)
+    assert all(i["type"] != "EMAIL_OUTBOUND" for i in kept["interactions"]), "the split reply left"
+    assert duplicate["ref"] not in [t["ref"] for t in listed]
+    assert [t["ref"] for t in listed_archived] == [duplicate["ref"]]
+    events = await read_topic(
+        settings.kafka_bootstrap,
+        settings.topic(topics.TICKETS),
+        until=lambda r: (
+            {"ticket.escalated", "ticket.merged", "ticket.split", "ticket.archived"}
+            <= {x.headers["ce_type"] for x in r}
+        ),
+    )
+    escalations = [json.loads(r.value) for r in events if r.headers["ce_type"] == "ticket.escalated"]
+    assert [(e["from_level"], e["to_level"], e["reason"]) for e in escalations] == [
+        (0, 1, "VIP customer"),
+        (1, 2, "Still down"),
+    ]
+    assert escalations[0]["previous_priority"] == "MEDIUM" and escalations[0]["seconds_since_created"] >= 0
+
+
+async def test_list_filters_and_search(settings):
+    await prepare_topics(settings)
+    agent = bearer(settings, sub="alice")
+    async with running(create_app(settings)) as client:
+        specs = [
+            {
+                "title": "Invoice PDF broken",
+                "priority": "HIGH",
+                "type": "BUG",
+                "tags": ["billing"],
+                "category": "billing",
+            },
+            {"title": "Add dark mode", "priority": "LOW", "type": "FEATURE"},
+            {"title": "Cannot login", "priority": "URGENT", "description": "invoice page loops"},
+        ]
+        refs = [(await client.post("/v1/tickets", json=spec, headers=agent)).json()["ref"] for spec in specs]
+        mine = await client.get(f"/v1/tickets/{refs[1]}", headers=agent)
+        await patch(client, settings, refs[1], mine.json()["version"], assignee_ids=["alice"])
+
+        async def refs_of(query: str) -> list[str]:
+            response = await client.get(f"/v1/tickets?{query}", headers=agent)
+            assert response.status_code == 200, response.text
+            return [t["ref"] for t in response.json()["items"]]
+
+        results = {
+            "type": await refs_of("type=BUG"),
+            "tag": await refs_of("tag=Billing"),
+            "category": await refs_of("category=billing"),
+            "me": await refs_of("assignee=me"),
+            "search": await refs_of("q=invoice"),
+            "search-ref": await refs_of(f"q={refs[1].lower()}"),
+            "source": await refs_of("source=API"),
+            "created": await refs_of("created_to=2000-01-01T00:00:00Z"),
+            "combined": await refs_of("q=invoice&priority=URGENT"),
+        }
+        bad = await client.get("/v1/tickets?sla=late", headers=agent)
+    assert results == {
+        "type": [refs[0]],
+        "tag": [refs[0]],
+        "category": [refs[0]],
+        "me": [refs[1]],
+        "search": [refs[2], refs[0]],
+        "search-ref": [refs[1]],
+        "source": [refs[2], refs[1], refs[0]],
+        "created": [],
+        "combined": [refs[2]],
+    }
+    assert bad.status_code == 422

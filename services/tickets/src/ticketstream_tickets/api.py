@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 
 from ticketstream.auth import Principal, Role, StaffPrincipal
-from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus
+from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus, TicketType
 from ticketstream_tickets import domain, lifecycle
 from ticketstream_tickets.models import (
     ActivityEntry,
     ActivityList,
     CreateTicketRequest,
+    EscalateRequest,
     InteractionList,
+    MergeRequest,
+    MergeResult,
     MessageRequest,
+    SplitRequest,
+    SplitResult,
     StaffInteractionCreated,
     StaffTicketDetail,
     StaffTicketView,
@@ -24,11 +30,18 @@ from ticketstream_tickets.models import (
     UpdateTicketRequest,
 )
 from ticketstream_tickets.settings import Settings
-from ticketstream_tickets.store import StaleTicketError, TicketFilter, TicketStore
+from ticketstream_tickets.store import InteractionNotFoundError, StaleTicketError, TicketFilter, TicketStore
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
 MAX_PAGE_SIZE = 200
+
+
+class SlaState(StrEnum):
+    BREACHED = "breached"
+    NOT_BREACHED = "not_breached"
+
+
 IF_MATCH = re.compile(r'^\s*(?:W/)?"?(\d{1,12})"?\s*$')
 
 
@@ -91,12 +104,29 @@ def etag(ticket: TicketSnapshot) -> str:
     return f'"{ticket.version}"'
 
 
-@router.get("", summary="List the tickets the caller may see, newest first")
+@router.get("", summary="List the tickets the caller may see, newest first, with filters and search")
 async def list_tickets(
     store: TicketStoreDep,
     principal: StaffPrincipal,
     status_filter: Annotated[TicketStatus | None, Query(alias="status")] = None,
     priority: Priority | None = None,
+    ticket_type: Annotated[TicketType | None, Query(alias="type")] = None,
+    source: Source | None = None,
+    assignee: Annotated[str | None, Query(max_length=100, description='A user id, or "me"')] = None,
+    team: Annotated[str | None, Query(max_length=100)] = None,
+    tag: Annotated[str | None, Query(max_length=100)] = None,
+    category: Annotated[str | None, Query(max_length=100)] = None,
+    customer: Annotated[str | None, Query(max_length=64, description="Customer id")] = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    updated_from: datetime | None = None,
+    updated_to: datetime | None = None,
+    sla: Annotated[SlaState | None, Query(description="breached: has breached an SLA target")] = None,
+    due_before: datetime | None = None,
+    q: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="Search title, text, ref")
+    ] = None,
+    archived: bool = False,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,
 ) -> TicketList:
@@ -104,15 +134,27 @@ async def list_tickets(
         TicketFilter(
             status=status_filter,
             priority=priority.value if priority else None,
+            type=ticket_type.value if ticket_type else None,
+            source=source.value if source else None,
+            assignee_id=principal.sub if assignee == "me" else assignee,
+            team=team,
+            tag=tag.strip().lower() if tag else None,
+            category=category,
+            customer_id=customer,
+            created_from=created_from,
+            created_to=created_to,
+            updated_from=updated_from,
+            updated_to=updated_to,
+            breached=None if sla is None else sla is SlaState.BREACHED,
+            due_before=due_before,
+            text=q,
+            archived=archived,
             visible_to=viewer_of(principal),
         ),
         limit=limit,
         cursor=int(cursor) if cursor else None,
     )
-    return TicketList(
-        items=[StaffTicketView.model_validate(ticket.model_dump()) for ticket in page.items],
-        next_cursor=page.next_cursor,
-    )
+    return TicketList(items=[staff_view(ticket) for ticket in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, summary="Create a ticket (source API)")
@@ -249,3 +291,72 @@ async def activity(ref: str, store: TicketStoreDep, principal: StaffPrincipal) -
     ticket = await visible_ticket(ref, store, principal)
     entries = await store.activity(ticket.id)
     return ActivityList(items=[ActivityEntry.model_validate(entry) for entry in entries])
+
+
+def staff_view(ticket: TicketSnapshot) -> StaffTicketView:
+    return StaffTicketView.model_validate(ticket.model_dump())
+
+
+@router.post("/{ref}/escalate", summary="Escalate one tier up (team lead, then manager); makes it URGENT")
+async def escalate(
+    ref: str, body: EscalateRequest, store: TicketStoreDep, principal: StaffPrincipal
+) -> StaffTicketView:
+    await visible_ticket(ref, store, principal)
+    try:
+        ticket = await store.escalate(
+            ref, reason=body.reason, to_level=body.level, actor=principal.sub, now=datetime.now(UTC)
+        )
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return staff_view(ticket)
+
+
+@router.post("/{ref}/merge", summary="Merge this duplicate into another ticket")
+async def merge(
+    ref: str, body: MergeRequest, store: TicketStoreDep, principal: StaffPrincipal
+) -> MergeResult:
+    await visible_ticket(ref, store, principal)
+    target = await store.get(body.into)
+    if target is None or not domain.staff_can_see(viewer_of(principal), target):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no ticket {body.into} to merge into")
+    try:
+        merged, kept = await store.merge(ref, into=target.id, actor=principal.sub, now=datetime.now(UTC))
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return MergeResult(merged=staff_view(merged), into=staff_view(kept))
+
+
+@router.post(
+    "/{ref}/split",
+    status_code=status.HTTP_201_CREATED,
+    summary="Turn one interaction into a new linked ticket",
+)
+async def split(
+    ref: str, body: SplitRequest, store: TicketStoreDep, principal: StaffPrincipal
+) -> SplitResult:
+    await visible_ticket(ref, store, principal)
+    try:
+        original, new_ticket = await store.split(
+            ref,
+            interaction_id=body.interaction_id,
+            title=body.title,
+            actor=principal.sub,
+            now=datetime.now(UTC),
+        )
+    except InteractionNotFoundError as error:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"{ref} has no interaction {body.interaction_id}"
+        ) from error
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return SplitResult(original=staff_view(original), new_ticket=staff_view(new_ticket))
+
+
+@router.post("/{ref}/archive", summary="Archive a resolved or closed ticket (hidden from default lists)")
+async def archive(ref: str, store: TicketStoreDep, principal: StaffPrincipal) -> StaffTicketView:
+    await visible_ticket(ref, store, principal)
+    try:
+        ticket = await store.archive(ref, actor=principal.sub, now=datetime.now(UTC))
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return staff_view(ticket)

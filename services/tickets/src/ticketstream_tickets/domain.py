@@ -60,6 +60,7 @@ class NewTicket:
     email_thread_id: str | None = None
     follow_up_of: str | None = None
     assigned_team: str | None = None
+    split_from: str | None = None
 
 
 def new_ticket_from_email(event: InboundMessageReceived) -> NewTicket:
@@ -96,6 +97,7 @@ def open_ticket(
         email_thread_id=request.email_thread_id,
         follow_up_of=request.follow_up_of,
         assigned_team=request.assigned_team,
+        split_from=request.split_from,
         version=1,
         created_at=now,
         updated_at=now,

@@ -102,7 +102,9 @@ class Step:
     changes: tuple[FieldChange, ...]
 
 
-def _diff(before: TicketSnapshot, after: TicketSnapshot, fields: Iterable[str]) -> tuple[FieldChange, ...]:
+def diff_fields(
+    before: TicketSnapshot, after: TicketSnapshot, fields: Iterable[str]
+) -> tuple[FieldChange, ...]:
     return tuple(
         FieldChange(name, getattr(before, name), getattr(after, name))
         for name in fields
@@ -110,7 +112,7 @@ def _diff(before: TicketSnapshot, after: TicketSnapshot, fields: Iterable[str]) 
     )
 
 
-def _status_step(
+def status_step(
     ticket: TicketSnapshot,
     to: TicketStatus,
     *,
@@ -143,7 +145,7 @@ def _status_step(
         to_status=to,
     )
     return Step(
-        after, event, _diff(ticket, after, ("status", "resolved_at", "closed_at", "resolution_notes"))
+        after, event, diff_fields(ticket, after, ("status", "resolved_at", "closed_at", "resolution_notes"))
     )
 
 
@@ -190,7 +192,7 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
             ticket=after,
             changed_fields=sorted(changed),
         )
-        steps.append(Step(after, event, _diff(current, after, sorted(changed))))
+        steps.append(Step(after, event, diff_fields(current, after, sorted(changed))))
         current = after
     assignment: dict[str, object] = {}
     if patch.assignee_ids is not None and sorted(set(patch.assignee_ids)) != current.assignee_ids:
@@ -208,11 +210,11 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
             ticket=after,
             previous_assignee_ids=current.assignee_ids,
         )
-        steps.append(Step(after, assigned, _diff(current, after, ("assignee_ids", "assigned_team"))))
+        steps.append(Step(after, assigned, diff_fields(current, after, ("assignee_ids", "assigned_team"))))
         current = after
     if patch.status is not None and patch.status is not current.status:
         steps.append(
-            _status_step(current, patch.status, actor=actor, now=now, resolution_notes=patch.resolution_notes)
+            status_step(current, patch.status, actor=actor, now=now, resolution_notes=patch.resolution_notes)
         )
     return steps
 
@@ -235,7 +237,10 @@ def _interaction_step(
         ticket=after,
         interaction=interaction,
     )
-    changes = (FieldChange("interactions", None, interaction.type.value), *_diff(ticket, after, update or {}))
+    changes = (
+        FieldChange("interactions", None, interaction.type.value),
+        *diff_fields(ticket, after, update or {}),
+    )
     return Step(after, event, changes)
 
 
@@ -279,7 +284,7 @@ def public_reply(
     first_response = {"first_response_at": now} if ticket.first_response_at is None else {}
     steps = [_interaction_step(ticket, interaction, actor=author_id, now=now, update=first_response)]
     if steps[-1].ticket.status is TicketStatus.OPEN:
-        steps.append(_status_step(steps[-1].ticket, TicketStatus.IN_PROGRESS, actor=author_id, now=now))
+        steps.append(status_step(steps[-1].ticket, TicketStatus.IN_PROGRESS, actor=author_id, now=now))
     return steps
 
 
@@ -310,7 +315,7 @@ def customer_message(
     """A customer wrote on the ticket: a resolved or waiting ticket reopens."""
     steps = [_interaction_step(ticket, interaction, actor=actor, now=now)]
     if ticket.status in REOPENED_BY_CUSTOMER:
-        steps.append(_status_step(steps[-1].ticket, TicketStatus.OPEN, actor=actor, now=now))
+        steps.append(status_step(steps[-1].ticket, TicketStatus.OPEN, actor=actor, now=now))
     return steps
 
 
@@ -367,4 +372,4 @@ def sla_stamp(
         ticket=after,
         changed_fields=sorted(update),
     )
-    return [Step(after, event, _diff(ticket, after, sorted(update)))]
+    return [Step(after, event, diff_fields(ticket, after, sorted(update)))]

@@ -57,6 +57,26 @@ class MessageRequest(BaseModel):
     body: str = Field(min_length=1, max_length=100_000)
 
 
+class EscalateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2_000)
+    level: int | None = Field(None, ge=1, le=2, description="1 team lead, 2 manager; default: one tier up")
+
+
+class MergeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    into: str = Field(min_length=1, max_length=64, description="Ref or id of the ticket to keep")
+
+
+class SplitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    interaction_id: str = Field(min_length=1, max_length=64)
+    title: str | None = Field(None, min_length=1, max_length=200)
+
+
 class StaffTicketView(TicketSnapshot):
     """Everything about a ticket, for agents."""
 
@@ -132,3 +152,13 @@ class PortalTicketDetail(PortalTicketView):
 class PortalTicketList(BaseModel):
     items: list[PortalTicketView]
     next_cursor: str | None = None
+
+
+class MergeResult(BaseModel):
+    merged: StaffTicketView = Field(description="The duplicate, now closed and merged")
+    into: StaffTicketView = Field(description="The ticket that was kept")
+
+
+class SplitResult(BaseModel):
+    original: StaffTicketView
+    new_ticket: StaffTicketView

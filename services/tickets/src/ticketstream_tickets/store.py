@@ -6,6 +6,7 @@ inbox claim), so state and events can never disagree.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from ticketstream.contracts.models import Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
-from ticketstream_tickets import domain, lifecycle
+from ticketstream_tickets import actions, domain, lifecycle
 
 T = TypeVar("T")
 
@@ -74,26 +75,75 @@ class TicketPage:
 
 @dataclass(frozen=True)
 class TicketFilter:
+    """What a ticket list may be narrowed by; every field is optional and they combine (AND)."""
+
     status: TicketStatus | None = None
     priority: str | None = None
+    type: str | None = None
+    source: str | None = None
+    assignee_id: str | None = None
+    team: str | None = None
+    tag: str | None = None
+    category: str | None = None
     customer_id: str | None = None
     requester_email: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    updated_from: datetime | None = None
+    updated_to: datetime | None = None
+    breached: bool | None = None
+    due_before: datetime | None = None
+    text: str | None = None
+    archived: bool | None = False
     visible_to: domain.StaffViewer | None = None
 
     def query(self) -> dict[str, Any]:
-        query: dict[str, Any] = {}
-        if self.status is not None:
-            query["status"] = self.status.value
-        if self.priority is not None:
-            query["priority"] = self.priority
-        if self.customer_id is not None:
-            query["customer_id"] = self.customer_id
-        if self.requester_email is not None:
-            query["requester.email"] = self.requester_email
+        equal = {
+            "status": self.status.value if self.status else None,
+            "priority": self.priority,
+            "type": self.type,
+            "source": self.source,
+            "assignee_ids": self.assignee_id,
+            "assigned_team": self.team,
+            "tags": self.tag,
+            "category": self.category,
+            "customer_id": self.customer_id,
+            "requester.email": self.requester_email,
+            "archived": self.archived,
+        }
+        conditions: list[dict[str, Any]] = [
+            {name: value} for name, value in equal.items() if value is not None
+        ]
+        conditions += _range("created_at", self.created_from, self.created_to)
+        conditions += _range("updated_at", self.updated_from, self.updated_to)
+        if self.breached is not None:
+            conditions.append({"sla_breach_at": {"$ne": None} if self.breached else None})
+        if self.due_before is not None:
+            conditions.append({"due_date": {"$lt": self.due_before}})
+        if self.text:
+            pattern = {"$regex": re.escape(self.text), "$options": "i"}
+            conditions.append(
+                {"$or": [{"title": pattern}, {"description": pattern}, {"ref": self.text.upper()}]}
+            )
         viewer = self.visible_to
         if viewer is not None and not viewer.sees_everything:
-            query["$or"] = [{"assignee_ids": viewer.user_id}, {"assigned_team": {"$in": list(viewer.teams)}}]
-        return query
+            conditions.append(
+                {"$or": [{"assignee_ids": viewer.user_id}, {"assigned_team": {"$in": list(viewer.teams)}}]}
+            )
+        if not conditions:
+            return {}
+        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+
+
+def _in_window(query: dict[str, Any], lower: int, upper: int) -> dict[str, Any]:
+    window = {"number": {"$gte": lower, "$lt": upper}}
+    return {"$and": [query, window]} if query else window
+
+
+def _range(field: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
+    bounds = {"$gte": start, "$lt": end}
+    present = {operator: value for operator, value in bounds.items() if value is not None}
+    return [{field: present}] if present else []
 
 
 def _ticket_document(ticket: TicketSnapshot) -> Document:
@@ -187,6 +237,9 @@ class TicketStore:
                 )
                 return ticket
             ticket = _ticket_of(existing)
+            if ticket.merged_into:
+                # The conversation continues on the ticket it was merged into.
+                ticket = await self._current(session, ticket.merged_into)
             if ticket.status is TicketStatus.CLOSED:
                 follow_up, _ = await self._insert_ticket(
                     session,
@@ -297,6 +350,69 @@ class TicketStore:
                 raise domain.DomainError(f"{ticket.ref} is closed; please open a new request")
             steps = lifecycle.customer_message(ticket, interaction, actor=author.email, now=now)
             return await self._commit_interaction(session, ticket, steps, actor=author.email)
+
+        return await self._run(work)
+
+    async def escalate(
+        self, ref_or_id: str, *, reason: str, to_level: int | None, actor: str, now: datetime
+    ) -> TicketSnapshot:
+        async def work(session: Session) -> TicketSnapshot:
+            ticket = await self._current(session, ref_or_id)
+            steps = actions.escalate(ticket, reason=reason, to_level=to_level, actor=actor, now=now)
+            return await self._commit_steps(session, ticket, steps, actor=actor)
+
+        return await self._run(work)
+
+    async def archive(self, ref_or_id: str, *, actor: str, now: datetime) -> TicketSnapshot:
+        async def work(session: Session) -> TicketSnapshot:
+            ticket = await self._current(session, ref_or_id)
+            return await self._commit_steps(
+                session, ticket, actions.archive(ticket, actor=actor, now=now), actor=actor
+            )
+
+        return await self._run(work)
+
+    async def merge(
+        self, ref_or_id: str, *, into: str, actor: str, now: datetime
+    ) -> tuple[TicketSnapshot, TicketSnapshot]:
+        """Close `ref_or_id` as a duplicate of `into`; its interactions and contacts move there."""
+
+        async def work(session: Session) -> tuple[TicketSnapshot, TicketSnapshot]:
+            duplicate = await self._current(session, ref_or_id)
+            target = await self._current(session, into)
+            duplicate_steps, target_steps, (duplicate_note, target_note) = actions.merge(
+                duplicate, target, actor=actor, now=now, note_ids=(str(uuid.uuid4()), str(uuid.uuid4()))
+            )
+            await self._database[INTERACTIONS].update_many(
+                {"ticket_id": duplicate.id}, {"$set": {"ticket_id": target.id}}, session=session
+            )
+            await self._insert_interaction(session, duplicate.id, duplicate_note)
+            await self._insert_interaction(session, target.id, target_note)
+            merged = await self._commit_steps(session, duplicate, duplicate_steps, actor=actor)
+            grown = await self._commit_steps(session, target, target_steps, actor=actor)
+            return merged, grown
+
+        return await self._run(work)
+
+    async def split(
+        self, ref_or_id: str, *, interaction_id: str, title: str | None, actor: str, now: datetime
+    ) -> tuple[TicketSnapshot, TicketSnapshot]:
+        """An interaction becomes a new ticket linked to the original (split_from)."""
+
+        async def work(session: Session) -> tuple[TicketSnapshot, TicketSnapshot]:
+            original = await self._current(session, ref_or_id)
+            document = await self._database[INTERACTIONS].find_one(
+                {"_id": interaction_id, "ticket_id": original.id}, session=session
+            )
+            if document is None:
+                raise InteractionNotFoundError(interaction_id)
+            request = actions.split(original, _interaction_of(document), title=title)
+            new_ticket, _ = await self._insert_ticket(session, request, actor=actor, now=now)
+            await self._database[INTERACTIONS].update_one(
+                {"_id": interaction_id}, {"$set": {"ticket_id": new_ticket.id}}, session=session
+            )
+            steps = actions.split_step(original, new_ticket=new_ticket, actor=actor, now=now)
+            return await self._commit_steps(session, original, steps, actor=actor), new_ticket
 
         return await self._run(work)
 
@@ -474,7 +590,7 @@ class TicketStore:
             lower = max(upper - window, 1)
             documents += (
                 await self._database[TICKETS]
-                .find({**query, "number": {"$gte": lower, "$lt": upper}})
+                .find(_in_window(query, lower, upper))
                 .sort("number", DESCENDING)
                 .limit(limit + 1 - len(documents))
                 .to_list()
@@ -488,6 +604,10 @@ class TicketStore:
     async def _highest_ticket_number(self) -> int:
         counter = await self._database[COUNTERS].find_one({"_id": TICKET_REF_COUNTER})
         return int(counter["value"]) if counter else 0
+
+
+class InteractionNotFoundError(LookupError):
+    """No such interaction on this ticket."""
 
 
 class TicketNotFoundError(LookupError):

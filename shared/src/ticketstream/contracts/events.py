@@ -158,6 +158,7 @@ class TicketEscalated(TicketEvent):
     to_level: int
     reason: str
     previous_priority: Priority
+    seconds_since_created: int = Field(0, ge=0, description="Time to escalation, in seconds")
 
 
 class TicketMerged(TicketEvent):

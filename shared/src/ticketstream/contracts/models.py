@@ -113,6 +113,7 @@ class TicketSnapshot(Contract):
     csat: Csat | None = None
     resolution_notes: str | None = Field(None, description="What solved it, recorded on RESOLVED")
     follow_up_of: str | None = Field(None, description="Ref of the closed ticket this one follows up")
+    split_from: str | None = Field(None, description="Ref of the ticket this one was split from")
     version: int = Field(ge=1)
     created_at: datetime
     updated_at: datetime
