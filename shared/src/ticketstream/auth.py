@@ -148,5 +148,19 @@ def require_staff(principal: Annotated[Principal, Depends(get_principal)]) -> Pr
     return principal
 
 
+def require_admin(principal: Annotated[Principal, Depends(require_staff)]) -> Principal:
+    if principal.role is not Role.ADMIN:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only admins may do this")
+    return principal
+
+
+def require_manager(principal: Annotated[Principal, Depends(require_staff)]) -> Principal:
+    if principal.role not in {Role.MANAGER, Role.ADMIN}:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "only managers and admins may do this")
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 StaffPrincipal = Annotated[Principal, Depends(require_staff)]
+ManagerPrincipal = Annotated[Principal, Depends(require_manager)]
+AdminPrincipal = Annotated[Principal, Depends(require_admin)]

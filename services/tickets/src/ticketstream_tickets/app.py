@@ -7,15 +7,23 @@ from fastapi import FastAPI
 from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_tickets import api, handlers, portal, store
+from ticketstream_tickets import api, api_admin, handlers, portal, store, store_directory, store_routing
 from ticketstream_tickets.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(settings, indexes=store.INDEXES)
+    platform = ServicePlatform(
+        settings, indexes={**store.INDEXES, **store_routing.INDEXES, **store_directory.INDEXES}
+    )
+    routing_store = store_routing.RoutingStore(platform.database)
+    platform.before_consuming.append(routing_store.seed_default_rules)
     ticket_store = store.TicketStore(
-        platform.mongo, platform.database, on_commit=platform.relay.poke, default_team=settings.default_team
+        platform.mongo,
+        platform.database,
+        on_commit=platform.relay.poke,
+        default_team=settings.default_team,
+        routing=routing_store,
     )
     platform.broker.include_router(handlers.create_router(settings, ticket_store))
     declare_publications(platform.broker, settings, topics.TICKETS, topics.DIRECTORY)
@@ -23,7 +31,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform,
         title="Ticketstream tickets",
         description="Ticket lifecycle, the agent API and the customer portal API.",
-        routers=[api.router, portal.router],
+        routers=[api.router, portal.router, api_admin.router],
     )
     app.state.ticket_store = ticket_store
+    app.state.routing_store = routing_store
+    app.state.directory_store = store_directory.DirectoryStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
     return app

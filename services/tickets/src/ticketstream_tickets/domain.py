@@ -61,6 +61,8 @@ class NewTicket:
     follow_up_of: str | None = None
     assigned_team: str | None = None
     split_from: str | None = None
+    assignee_ids: tuple[str, ...] = ()
+    routed_by: str | None = None
 
 
 def new_ticket_from_email(event: InboundMessageReceived) -> NewTicket:
@@ -97,6 +99,7 @@ def open_ticket(
         email_thread_id=request.email_thread_id,
         follow_up_of=request.follow_up_of,
         assigned_team=request.assigned_team,
+        assignee_ids=sorted(set(request.assignee_ids)),
         split_from=request.split_from,
         version=1,
         created_at=now,

@@ -4,9 +4,9 @@ types have no field that could carry an internal note, a call log or a system en
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from ticketstream.contracts.events import InteractionSummary
 from ticketstream.contracts.models import Priority, TicketSnapshot, TicketStatus, TicketType
@@ -162,3 +162,69 @@ class MergeResult(BaseModel):
 class SplitResult(BaseModel):
     original: StaffTicketView
     new_ticket: StaffTicketView
+
+
+# --- administration -------------------------------------------------------------------------
+
+Handle = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+
+
+class RoutingRuleIn(BaseModel):
+    """Conditions (each given list must match one of its values) and actions of a routing rule."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    position: int = Field(100, ge=0, le=100_000, description="Lower runs first; the first match decides")
+    enabled: bool = True
+    categories: list[str] = Field(default_factory=list, max_length=100)
+    labels: list[str] = Field(default_factory=list, max_length=100)
+    sender_domains: list[str] = Field(default_factory=list, max_length=100)
+    keywords: list[Annotated[str, StringConstraints(min_length=2, max_length=100)]] = Field(
+        default_factory=list, max_length=100
+    )
+    team: Handle | None = None
+    assignee_id: Handle | None = None
+    strategy: Literal["none", "round_robin", "least_loaded"] = "none"
+    priority: Priority | None = Field(None, description="Raises the priority to this (never lowers it)")
+    add_tags: list[str] = Field(default_factory=list, max_length=20)
+
+
+class RoutingRuleOut(RoutingRuleIn):
+    model_config = ConfigDict(extra="ignore")  # built from stored documents
+
+    id: str
+
+
+class RoutingRuleCreate(RoutingRuleIn):
+    id: Handle | None = Field(None, description="Defaults to a generated id")
+
+
+class TeamIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    member_ids: list[Handle] = Field(default_factory=list, max_length=1000)
+    lead_ids: list[Handle] = Field(default_factory=list, max_length=100)
+    manager_ids: list[Handle] = Field(default_factory=list, max_length=100)
+
+
+class TeamOut(TeamIn):
+    model_config = ConfigDict(extra="ignore")  # built from stored documents
+
+    id: str
+
+
+class AgentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+    role: Literal["agent", "team_lead", "manager", "admin"] = "agent"
+    teams: list[Handle] = Field(default_factory=list, max_length=100)
+
+
+class AgentOut(AgentIn):
+    model_config = ConfigDict(extra="ignore")  # built from stored documents
+
+    id: str

@@ -33,6 +33,7 @@ from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session,
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_tickets import actions, domain, lifecycle
+from ticketstream_tickets.store_routing import RoutingStore
 
 T = TypeVar("T")
 
@@ -54,6 +55,7 @@ INDEXES: IndexPlan = {
         IndexModel([("status", ASCENDING), ("number", DESCENDING)]),
         IndexModel([("priority", ASCENDING), ("number", DESCENDING)]),
         IndexModel([("customer_id", ASCENDING), ("number", DESCENDING)]),
+        IndexModel([("assignee_ids", ASCENDING), ("status", ASCENDING)]),
     ],
     INTERACTIONS: [
         IndexModel([("ticket_id", ASCENDING), ("created_at", ASCENDING)]),
@@ -175,6 +177,10 @@ def _activity_document(step: lifecycle.Step, *, actor: str) -> Document:
     }
 
 
+def _routing_change(request: domain.NewTicket) -> tuple[lifecycle.FieldChange, ...]:
+    return (lifecycle.FieldChange("routing_rule", None, request.routed_by),) if request.routed_by else ()
+
+
 def _plain(value: object) -> object:
     """Enums and tuples as BSON-friendly values for the activity log."""
     if isinstance(value, tuple | list):
@@ -196,12 +202,19 @@ def _interaction_of(document: Document) -> InteractionSummary:
 
 class TicketStore:
     def __init__(
-        self, client: MongoClient, database: Database, *, on_commit: Callable[[], None], default_team: str
+        self,
+        client: MongoClient,
+        database: Database,
+        *,
+        on_commit: Callable[[], None],
+        default_team: str,
+        routing: RoutingStore,
     ):
         self._client = client
         self._database = database
         self._on_commit = on_commit
         self._default_team = default_team
+        self._routing = routing
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -209,7 +222,7 @@ class TicketStore:
         """Create a ticket (with its ref) and publish ticket.created, in one transaction."""
 
         async def work(session: Session) -> TicketSnapshot:
-            ticket, _ = await self._insert_ticket(session, request, actor=actor, now=now)
+            ticket, _ = await self._insert_ticket(session, request, actor=actor, now=now, route=True)
             return ticket
 
         ticket = await run_in_transaction(self._client, work)
@@ -233,7 +246,12 @@ class TicketStore:
             request = domain.new_ticket_from_email(event)
             if existing is None:
                 ticket, _ = await self._insert_ticket(
-                    session, request, actor=event.sender.email, now=now, first_interaction=interaction
+                    session,
+                    request,
+                    actor=event.sender.email,
+                    now=now,
+                    first_interaction=interaction,
+                    route=True,
                 )
                 return ticket
             ticket = _ticket_of(existing)
@@ -479,7 +497,14 @@ class TicketStore:
         actor: str,
         now: datetime,
         first_interaction: InteractionSummary | None = None,
+        route: bool = False,
     ) -> tuple[TicketSnapshot, str | None]:
+        """Insert a new ticket with its ref, customer, first interaction, log entry and event.
+
+        `route`: apply the routing rules (new requests; follow-ups and splits keep their team).
+        """
+        if route:
+            request = await self._routing.route(session, request)
         if request.assigned_team is None:
             request = replace(request, assigned_team=self._default_team)
         customer_id = await self._customer_of(session, request.requester, now=now)
@@ -494,7 +519,8 @@ class TicketStore:
             ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor=actor, occurred_at=now, ticket=ticket
         )
         await self._database[ACTIVITY].insert_one(
-            _activity_document(lifecycle.Step(ticket, created, ()), actor=actor), session=session
+            _activity_document(lifecycle.Step(ticket, created, _routing_change(request)), actor=actor),
+            session=session,
         )
         await self._publish(session, created)
         return ticket, customer_id
