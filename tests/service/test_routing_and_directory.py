@@ -132,3 +132,107 @@ async def test_least_loaded_picks_the_member_with_fewest_active_tickets(settings
             )
             picks.append(created.json()["assignee_ids"])
     assert picks == [["ben"], ["ann"]], "ben (1) first; then both have 2 and the tie goes to ann"
+
+
+async def test_canned_responses_fill_placeholders_and_refuse_unknown_ones(settings):
+    await prepare_topics(settings)
+    manager = bearer(settings, Role.MANAGER, sub="mia")
+    agent = bearer(settings, sub="alice", name="Alice Agent")
+    async with running(create_app(settings)) as client:
+        ticket = (
+            await client.post(
+                "/v1/tickets",
+                json={"title": "Reset link", "requester": {"email": "kim@example.com", "name": "Kim"}},
+                headers=agent,
+            )
+        ).json()
+        created = await client.post(
+            "/v1/canned-responses",
+            json={
+                "id": "reset",
+                "title": "Password reset",
+                "body": "Hi {{customer_name}}, about {{ ticket_id }}: use the new link. — {{agent_name}}",
+            },
+            headers=manager,
+        )
+        typo = await client.post(
+            "/v1/canned-responses", json={"title": "Bad", "body": "Hello {{customer_nmae}}"}, headers=manager
+        )
+        by_agent = await client.post("/v1/canned-responses", json={"title": "x", "body": "y"}, headers=agent)
+        preview = await client.get(f"/v1/tickets/{ticket['ref']}/canned-responses/reset", headers=agent)
+        reply = await client.post(
+            f"/v1/tickets/{ticket['ref']}/replies", json={"canned_response_id": "reset"}, headers=agent
+        )
+        both = await client.post(
+            f"/v1/tickets/{ticket['ref']}/replies",
+            json={"body": "x", "canned_response_id": "reset"},
+            headers=agent,
+        )
+        missing = await client.post(
+            f"/v1/tickets/{ticket['ref']}/replies", json={"canned_response_id": "nope"}, headers=agent
+        )
+        placeholders = (await client.get("/v1/canned-responses/placeholders", headers=agent)).json()
+    expected = f"Hi Kim, about {ticket['ref']}: use the new link. — Alice Agent"
+    assert created.status_code == 201
+    assert typo.status_code == 422 and typo.json()["error"]["details"]["unknown"] == ["customer_nmae"]
+    assert by_agent.status_code == 403
+    assert preview.json()["body"] == expected
+    assert reply.status_code == 201 and reply.json()["interaction"]["body_text"] == expected
+    assert both.status_code == 422 and missing.status_code == 422
+    assert "{{customer_name}}" in placeholders
+
+
+async def test_bulk_changes_report_per_ticket(settings):
+    await prepare_topics(settings)
+    agent = bearer(settings, sub="alice")
+    async with running(create_app(settings)) as client:
+        refs = [
+            (
+                await client.post("/v1/tickets", json={"title": f"t{i}", "tags": ["old"]}, headers=agent)
+            ).json()["ref"]
+            for i in range(3)
+        ]
+        hidden = (
+            await client.post(
+                "/v1/tickets", json={"title": "other team", "assigned_team": "billing"}, headers=agent
+            )
+        ).json()["ref"]
+        closed = await client.get(f"/v1/tickets/{refs[2]}", headers=agent)
+        await client.patch(
+            f"/v1/tickets/{refs[2]}", json={"status": "CLOSED"}, headers={**agent, "If-Match": '"1"'}
+        )
+        result = await client.post(
+            "/v1/tickets/bulk",
+            json={
+                "refs": [*refs, hidden, "TKT-9999"],
+                "changes": {
+                    "status": "PENDING",
+                    "priority": "HIGH",
+                    "add_tags": ["Outage"],
+                    "remove_tags": ["old"],
+                },
+            },
+            headers=agent,
+        )
+        too_many = await client.post(
+            "/v1/tickets/bulk",
+            json={"refs": ["TKT-0001"] * 501, "changes": {"priority": "LOW"}},
+            headers=agent,
+        )
+        nothing = await client.post(
+            "/v1/tickets/bulk", json={"refs": ["TKT-0001"], "changes": {}}, headers=agent
+        )
+        first = (await client.get(f"/v1/tickets/{refs[0]}", headers=agent)).json()
+    assert closed.status_code == 200
+    body = result.json()
+    assert (body["succeeded"], body["failed"]) == (2, 3)
+    outcome = {item["ref"]: (item["ok"], item["code"]) for item in body["items"]}
+    assert outcome == {
+        refs[0]: (True, None),
+        refs[1]: (True, None),
+        refs[2]: (False, "transition_not_allowed"),
+        hidden: (False, "not_found"),
+        "TKT-9999": (False, "not_found"),
+    }
+    assert first["status"] == "PENDING" and first["priority"] == "HIGH" and first["tags"] == ["outage"]
+    assert too_many.status_code == 422 and nothing.status_code == 422

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -11,16 +12,22 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 
 from ticketstream.auth import Principal, Role, StaffPrincipal
 from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus, TicketType
-from ticketstream_tickets import domain, lifecycle
+from ticketstream_tickets import canned, domain, lifecycle
 from ticketstream_tickets.models import (
     ActivityEntry,
     ActivityList,
+    BulkChanges,
+    BulkItemResult,
+    BulkRequest,
+    BulkResult,
     CreateTicketRequest,
     EscalateRequest,
     InteractionList,
     MergeRequest,
     MergeResult,
     MessageRequest,
+    RenderedCannedResponse,
+    ReplyRequest,
     SplitRequest,
     SplitResult,
     StaffInteractionCreated,
@@ -31,6 +38,7 @@ from ticketstream_tickets.models import (
 )
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import InteractionNotFoundError, StaleTicketError, TicketFilter, TicketStore
+from ticketstream_tickets.store_canned import CannedStore
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
 
@@ -244,19 +252,71 @@ async def list_interactions(ref: str, store: TicketStoreDep, principal: StaffPri
     return InteractionList(items=await store.interactions(ticket.id, customer_visible_only=False))
 
 
+def get_canned_store(request: Request) -> CannedStore:
+    store: CannedStore = request.app.state.canned_store
+    return store
+
+
+CannedStoreDep = Annotated[CannedStore, Depends(get_canned_store)]
+
+
+async def rendered_canned(
+    canned_id: str, ticket: TicketSnapshot, principal: Principal, store: CannedStore, settings: Settings
+) -> RenderedCannedResponse:
+    document = await store.get(canned_id)
+    if document is None:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"no canned response {canned_id}")
+    context = canned.context_for(
+        ticket,
+        agent_name=principal.name,
+        agent_email=principal.email,
+        support_address=settings.support_address,
+    )
+    try:
+        body = canned.render(document["body"], context)
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return RenderedCannedResponse(id=canned_id, title=document["title"], body=body)
+
+
+@router.get(
+    "/{ref}/canned-responses/{canned_id}", summary="Preview a canned response filled in for this ticket"
+)
+async def preview_canned(
+    ref: str,
+    canned_id: str,
+    store: TicketStoreDep,
+    canned_store: CannedStoreDep,
+    principal: StaffPrincipal,
+    settings: SettingsDep,
+) -> RenderedCannedResponse:
+    ticket = await visible_ticket(ref, store, principal)
+    return await rendered_canned(canned_id, ticket, principal, canned_store, settings)
+
+
 @router.post(
     "/{ref}/replies",
     status_code=status.HTTP_201_CREATED,
-    summary="Public reply: emailed to the requester in the ticket's thread",
+    summary="Public reply (text or a canned response): emailed to the requester in the ticket's thread",
 )
 async def add_reply(
-    ref: str, body: MessageRequest, store: TicketStoreDep, principal: StaffPrincipal, settings: SettingsDep
+    ref: str,
+    body: ReplyRequest,
+    store: TicketStoreDep,
+    canned_store: CannedStoreDep,
+    principal: StaffPrincipal,
+    settings: SettingsDep,
 ) -> StaffInteractionCreated:
-    await visible_ticket(ref, store, principal)
+    ticket = await visible_ticket(ref, store, principal)
+    text = body.body
+    if body.canned_response_id is not None:
+        text = (
+            await rendered_canned(body.canned_response_id, ticket, principal, canned_store, settings)
+        ).body
     try:
         ticket, interaction = await store.add_public_reply(
             ref,
-            body=body.body,
+            body=text or "",
             author=staff_person(principal),
             author_id=principal.sub,
             message_domain=settings.support_address.partition("@")[2] or "ticketstream.local",
@@ -264,9 +324,7 @@ async def add_reply(
         )
     except domain.DomainError as error:
         raise rule_error(error) from error
-    return StaffInteractionCreated(
-        ticket=StaffTicketView.model_validate(ticket.model_dump()), interaction=interaction
-    )
+    return StaffInteractionCreated(ticket=staff_view(ticket), interaction=interaction)
 
 
 @router.post(
@@ -360,3 +418,53 @@ async def archive(ref: str, store: TicketStoreDep, principal: StaffPrincipal) ->
     except domain.DomainError as error:
         raise rule_error(error) from error
     return staff_view(ticket)
+
+
+BULK_CONCURRENCY = 8
+
+
+@router.post("/bulk", summary="Apply one change to up to 500 tickets, with a result per ticket")
+async def bulk_update(body: BulkRequest, store: TicketStoreDep, principal: StaffPrincipal) -> BulkResult:
+    gate = asyncio.Semaphore(BULK_CONCURRENCY)
+    refs = list(dict.fromkeys(ref.strip() for ref in body.refs))
+
+    async def one(ref: str) -> BulkItemResult:
+        async with gate:
+            return await _bulk_item(ref, body.changes, store, principal)
+
+    items = await asyncio.gather(*(one(ref) for ref in refs))
+    succeeded = sum(item.ok for item in items)
+    return BulkResult(succeeded=succeeded, failed=len(items) - succeeded, items=list(items))
+
+
+async def _bulk_item(
+    ref: str, changes: BulkChanges, store: TicketStore, principal: Principal
+) -> BulkItemResult:
+    ticket = await store.get(ref)
+    if ticket is None or not domain.staff_can_see(viewer_of(principal), ticket):
+        return BulkItemResult(ref=ref, ok=False, code="not_found", message=f"no ticket {ref}")
+    now = datetime.now(UTC)
+    tags = None
+    if changes.add_tags or changes.remove_tags:
+        removed = {tag.strip().lower() for tag in changes.remove_tags}
+        tags = tuple(
+            {*ticket.tags, *(tag.strip().lower() for tag in changes.add_tags if tag.strip())} - removed
+        )
+    patch = lifecycle.TicketPatch(
+        status=changes.status,
+        priority=changes.priority,
+        assignee_ids=tuple(changes.assignee_ids) if changes.assignee_ids is not None else None,
+        assigned_team=changes.assigned_team,
+        tags=tags,
+    )
+    try:
+        updated = await store.update_ticket(
+            ticket.id, patch, expected_version=ticket.version, actor=principal.sub, now=now
+        )
+        if changes.archive:
+            updated = await store.archive(ticket.id, actor=principal.sub, now=now)
+    except StaleTicketError as error:
+        return BulkItemResult(ref=ref, ok=False, code="precondition_failed", message=str(error))
+    except domain.DomainError as error:
+        return BulkItemResult(ref=ref, ok=False, code=error.code, message=str(error))
+    return BulkItemResult(ref=ticket.ref, ok=True, version=updated.version)

@@ -12,20 +12,24 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from ticketstream.auth import AdminPrincipal, ManagerPrincipal
+from ticketstream.auth import AdminPrincipal, ManagerPrincipal, StaffPrincipal
 from ticketstream.contracts.models import Priority
-from ticketstream_tickets import routing
+from ticketstream_tickets import canned, routing
 from ticketstream_tickets.api import rule_error
 from ticketstream_tickets.domain import DomainError
 from ticketstream_tickets.models import (
     AgentIn,
     AgentOut,
+    CannedResponseCreate,
+    CannedResponseIn,
+    CannedResponseOut,
     RoutingRuleCreate,
     RoutingRuleIn,
     RoutingRuleOut,
     TeamIn,
     TeamOut,
 )
+from ticketstream_tickets.store_canned import CannedNotFoundError, CannedStore
 from ticketstream_tickets.store_directory import AGENTS, TEAMS, DirectoryStore
 from ticketstream_tickets.store_routing import RoutingStore, RuleNotFoundError
 
@@ -178,3 +182,68 @@ async def delete_agent(agent_id: str, store: DirectoryStoreDep, _: AdminPrincipa
 
 def routing_handle(value: str) -> bool:
     return routing.HANDLE_PATTERN.fullmatch(value) is not None
+
+
+def get_canned_store(request: Request) -> CannedStore:
+    store: CannedStore = request.app.state.canned_store
+    return store
+
+
+CannedStoreDep = Annotated[CannedStore, Depends(get_canned_store)]
+
+
+def _canned_out(document: dict[str, object]) -> CannedResponseOut:
+    return CannedResponseOut.model_validate({**document, "id": document["_id"]})
+
+
+@router.get(
+    "/canned-responses", summary="Canned responses (placeholders listed at /v1/canned-responses/placeholders)"
+)
+async def list_canned(store: CannedStoreDep, _: StaffPrincipal) -> list[CannedResponseOut]:
+    return [_canned_out(document) for document in await store.list()]
+
+
+@router.get("/canned-responses/placeholders", summary="The placeholders a canned response may use")
+async def canned_placeholders(_: StaffPrincipal) -> dict[str, str]:
+    return {f"{{{{{name}}}}}": meaning for name, meaning in canned.PLACEHOLDERS.items()}
+
+
+@router.post("/canned-responses", status_code=status.HTTP_201_CREATED, summary="Add a canned response")
+async def create_canned(
+    body: CannedResponseCreate, store: CannedStoreDep, principal: ManagerPrincipal
+) -> CannedResponseOut:
+    try:
+        document = await store.create(
+            body.id or f"canned-{uuid.uuid4().hex[:12]}",
+            title=body.title,
+            body=body.body,
+            actor=principal.sub,
+            now=datetime.now(UTC),
+        )
+    except DomainError as error:
+        raise rule_error(error) from error
+    return _canned_out(document)
+
+
+@router.put("/canned-responses/{canned_id}", summary="Replace a canned response")
+async def replace_canned(
+    canned_id: str, body: CannedResponseIn, store: CannedStoreDep, principal: ManagerPrincipal
+) -> CannedResponseOut:
+    try:
+        document = await store.replace(
+            canned_id, title=body.title, body=body.body, actor=principal.sub, now=datetime.now(UTC)
+        )
+    except CannedNotFoundError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no canned response {canned_id}") from error
+    except DomainError as error:
+        raise rule_error(error) from error
+    return _canned_out(document)
+
+
+@router.delete("/canned-responses/{canned_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete one")
+async def delete_canned(canned_id: str, store: CannedStoreDep, _: ManagerPrincipal) -> Response:
+    try:
+        await store.delete(canned_id)
+    except CannedNotFoundError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no canned response {canned_id}") from error
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,16 @@ from fastapi import FastAPI
 from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_tickets import api, api_admin, handlers, portal, store, store_directory, store_routing
+from ticketstream_tickets import (
+    api,
+    api_admin,
+    handlers,
+    portal,
+    store,
+    store_canned,
+    store_directory,
+    store_routing,
+)
 from ticketstream_tickets.settings import Settings
 
 
@@ -35,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ticket_store = ticket_store
     app.state.routing_store = routing_store
+    app.state.canned_store = store_canned.CannedStore(platform.database)
     app.state.directory_store = store_directory.DirectoryStore(
         platform.mongo, platform.database, on_commit=platform.relay.poke
     )

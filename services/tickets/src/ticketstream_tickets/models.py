@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from ticketstream.contracts.events import InteractionSummary
 from ticketstream.contracts.models import Priority, TicketSnapshot, TicketStatus, TicketType
@@ -228,3 +228,89 @@ class AgentOut(AgentIn):
     model_config = ConfigDict(extra="ignore")  # built from stored documents
 
     id: str
+
+
+class CannedResponseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=50_000, description="Text with {{placeholders}}")
+
+
+class CannedResponseCreate(CannedResponseIn):
+    id: Handle | None = Field(None, description="Defaults to a generated id")
+
+
+class CannedResponseOut(CannedResponseIn):
+    model_config = ConfigDict(extra="ignore")  # built from stored documents
+
+    id: str
+    updated_by: str | None = None
+    updated_at: datetime | None = None
+
+
+class RenderedCannedResponse(BaseModel):
+    id: str
+    title: str
+    body: str
+
+
+class ReplyRequest(BaseModel):
+    """A public reply: write `body`, or name a canned response to fill in for this ticket."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    body: str | None = Field(None, min_length=1, max_length=100_000)
+    canned_response_id: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ReplyRequest:
+        if (self.body is None) == (self.canned_response_id is None):
+            raise ValueError("give either body or canned_response_id")
+        return self
+
+
+MAX_BULK = 500
+
+
+class BulkChanges(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: TicketStatus | None = None
+    priority: Priority | None = None
+    assignee_ids: list[str] | None = Field(None, max_length=20)
+    assigned_team: str | None = Field(None, max_length=100)
+    add_tags: list[str] = Field(default_factory=list, max_length=50)
+    remove_tags: list[str] = Field(default_factory=list, max_length=50)
+    archive: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> BulkChanges:
+        if not (self.model_dump(exclude_defaults=True)):
+            raise ValueError("name at least one change")
+        return self
+
+
+class BulkRequest(BaseModel):
+    """The same change applied to up to 500 tickets; each ticket succeeds or fails on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    refs: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=MAX_BULK
+    )
+    changes: BulkChanges
+
+
+class BulkItemResult(BaseModel):
+    ref: str
+    ok: bool
+    version: int | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class BulkResult(BaseModel):
+    succeeded: int
+    failed: int
+    items: list[BulkItemResult]
