@@ -34,7 +34,8 @@ def test_render_fills_every_known_placeholder_with_spacing_variants() -> None:
         context,
     )
     assert text == (
-        "Kim|kim@example.com|TKT-0042|TKT-0042|Reset link|open|medium|Alice|help@x.example|support|help@x.example"
+        "Kim|kim@example.com|TKT-0042|TKT-0042|Reset link|"
+        "open|medium|Alice|help@x.example|support|help@x.example"
     )
 
 
