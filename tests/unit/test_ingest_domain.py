@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from ticketstream.contracts.addressing import is_support_address
 from ticketstream_ingest.domain import (
     InvalidEmailError,
     ParsedEmail,
-    is_support_recipient,
     parse_email,
 )
 
@@ -472,9 +472,9 @@ def test_parse_email_raises_only_invalid_email_error(raw: bytes) -> None:
         ("", False),
     ],
 )
-def test_is_support_recipient(address: str, expected: bool) -> None:
-    assert is_support_recipient(address, SUPPORT) is expected
+def test_is_support_address(address: str, expected: bool) -> None:
+    assert is_support_address(address, SUPPORT) is expected
 
 
 def test_is_support_recipient_with_mixed_case_support_address() -> None:
-    assert is_support_recipient("support+TKT-0001@help.example.test", "Support@Help.Example.Test") is True
+    assert is_support_address("support+TKT-0001@help.example.test", "Support@Help.Example.Test") is True

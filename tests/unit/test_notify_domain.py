@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ticketstream.contracts.addressing import plus_address
 from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus
 from ticketstream_notify.domain import (
     UNASSIGNED_QUEUE,
@@ -15,7 +16,6 @@ from ticketstream_notify.domain import (
     acknowledgement_email,
     new_ticket_notifications,
     next_attempt_at,
-    plus_address,
     principal_recipients,
     retry_delay,
     staff_recipients,

@@ -199,10 +199,3 @@ def parse_email(raw: bytes, *, id_domain: str) -> ParsedEmail:
         auto_submitted=_is_auto_submitted(message),
         content_hash=content_hash,
     )
-
-
-def is_support_recipient(address: str, support_address: str) -> bool:
-    """The support address itself or one of its plus-addresses (support+TKT-0042@...)."""
-    local, _, domain = address.lower().partition("@")
-    support_local, _, support_domain = support_address.lower().partition("@")
-    return domain == support_domain and local.split("+", 1)[0] == support_local

@@ -14,8 +14,9 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope
 from aiosmtpd.smtp import Session as SmtpSession
 
+from ticketstream.contracts.addressing import is_support_address
 from ticketstream.contracts.events import InboundChannel
-from ticketstream_ingest.domain import InvalidEmailError, is_support_recipient, parse_email
+from ticketstream_ingest.domain import InvalidEmailError, parse_email
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.store import InboundStore
 
@@ -32,7 +33,7 @@ class SupportMailbox:
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
         self, server: SMTP, session: SmtpSession, envelope: Envelope, address: str, options: list[str]
     ) -> str:
-        if not is_support_recipient(address, self._settings.support_address):
+        if not is_support_address(address, self._settings.support_address):
             return f"550 5.1.1 <{address}>: no such mailbox here"
         envelope.rcpt_tos.append(address)
         return "250 2.1.5 OK"

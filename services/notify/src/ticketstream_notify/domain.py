@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ticketstream.contracts.addressing import plus_address
 from ticketstream.contracts.events import InteractionSummary
 from ticketstream.contracts.models import InteractionType, TicketSnapshot
 
@@ -70,11 +71,6 @@ def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:
         )
         for recipient in staff_recipients(ticket)
     ]
-
-
-def plus_address(support_address: str, ref: str) -> str:
-    local, _, domain = support_address.partition("@")
-    return f"{local}+{ref}@{domain}"
 
 
 def acknowledgement_email(
