@@ -236,3 +236,66 @@ async def test_bulk_changes_report_per_ticket(settings):
     }
     assert first["status"] == "PENDING" and first["priority"] == "HIGH" and first["tags"] == ["outage"]
     assert too_many.status_code == 422 and nothing.status_code == 422
+
+
+async def test_customers_join_organisations_by_domain_never_by_free_mail_and_cc_become_contacts(settings):
+    from tests.helpers import eventually
+    from tests.service.test_tickets import inbound, publish
+
+    await prepare_topics(settings)
+    admin = bearer(settings, Role.ADMIN, sub="root")
+    async with running(create_app(settings)) as client:
+        acme = await client.put(
+            "/v1/organisations/acme",
+            json={"name": "Acme", "domains": ["ACME.example", "@acme-corp.example"], "tier": "enterprise"},
+            headers=admin,
+        )
+        free = await client.put(
+            "/v1/organisations/gmailers", json={"name": "No", "domains": ["gmail.com"]}, headers=admin
+        )
+        clash = await client.put(
+            "/v1/organisations/other", json={"name": "Other", "domains": ["acme.example"]}, headers=admin
+        )
+        email = inbound(sender="pat@acme.example", subject="Our SSO is down").model_copy(
+            update={"cc": ["boss@acme-corp.example", "support@ticketstream.local", "friend@gmail.com"]}
+        )
+        await publish(settings, email)
+
+        async def ticket():
+            response = await client.get("/v1/tickets/TKT-0001", headers=admin)
+            return response.json() if response.status_code == 200 else None
+
+        created = await eventually(ticket)
+        customers = (await client.get("/v1/customers?limit=10", headers=admin)).json()
+        api_ticket = await client.post(
+            "/v1/tickets", json={"title": "x", "requester": {"email": "joe@gmail.com"}}, headers=admin
+        )
+        joe = (await client.get("/v1/customers?email=joe@gmail.com", headers=admin)).json()
+        moved = await client.patch(
+            f"/v1/customers/{joe[0]['id']}", json={"organisation_id": "acme"}, headers=admin
+        )
+        bad_move = await client.patch(
+            f"/v1/customers/{joe[0]['id']}", json={"organisation_id": "nope"}, headers=admin
+        )
+    assert acme.status_code == 200 and acme.json()["domains"] == ["acme-corp.example", "acme.example"]
+    assert free.status_code == 422 and free.json()["error"]["details"] == {"free_mail_domains": ["gmail.com"]}
+    assert clash.status_code == 422
+    by_email = {c["email"]: c for c in customers}
+    assert set(by_email) == {"pat@acme.example", "boss@acme-corp.example", "friend@gmail.com"}
+    assert by_email["pat@acme.example"]["organisation_id"] == "acme"
+    assert by_email["pat@acme.example"]["tier"] == "enterprise"
+    assert by_email["boss@acme-corp.example"]["organisation_id"] == "acme"
+    assert by_email["friend@gmail.com"]["organisation_id"] is None
+    assert created["organisation_id"] == "acme"
+    assert created["contact_ids"][0] == by_email["pat@acme.example"]["id"]
+    assert sorted(created["contact_ids"][1:]) == sorted(
+        [by_email["boss@acme-corp.example"]["id"], by_email["friend@gmail.com"]["id"]]
+    )
+    assert api_ticket.json()["organisation_id"] is None
+    assert moved.json()["organisation_id"] == "acme" and bad_move.status_code == 422
+    customer_events = await read_topic(
+        settings.kafka_bootstrap,
+        settings.topic(topics.DIRECTORY),
+        until=lambda r: sum(x.headers["ce_type"] == "directory.customer" for x in r) >= 5,
+    )
+    assert {json.loads(r.value)["email"] for r in customer_events} >= {"pat@acme.example", "joe@gmail.com"}

@@ -10,7 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from ticketstream.auth import AdminPrincipal, ManagerPrincipal, StaffPrincipal
 from ticketstream.contracts.models import Priority
@@ -23,6 +23,10 @@ from ticketstream_tickets.models import (
     CannedResponseCreate,
     CannedResponseIn,
     CannedResponseOut,
+    CustomerOut,
+    CustomerUpdate,
+    OrganisationIn,
+    OrganisationOut,
     RoutingRuleCreate,
     RoutingRuleIn,
     RoutingRuleOut,
@@ -30,6 +34,7 @@ from ticketstream_tickets.models import (
     TeamOut,
 )
 from ticketstream_tickets.store_canned import CannedNotFoundError, CannedStore
+from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_directory import AGENTS, TEAMS, DirectoryStore
 from ticketstream_tickets.store_routing import RoutingStore, RuleNotFoundError
 
@@ -247,3 +252,75 @@ async def delete_canned(canned_id: str, store: CannedStoreDep, _: ManagerPrincip
     except CannedNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no canned response {canned_id}") from error
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def get_customer_store(request: Request) -> CustomerStore:
+    store: CustomerStore = request.app.state.customer_store
+    return store
+
+
+CustomerStoreDep = Annotated[CustomerStore, Depends(get_customer_store)]
+
+
+def _customer_out(document: dict[str, object]) -> CustomerOut:
+    return CustomerOut.model_validate({**document, "id": document["_id"]})
+
+
+@router.get("/customers", summary="Customers, by email or organisation")
+async def list_customers(
+    store: CustomerStoreDep,
+    _: StaffPrincipal,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    organisation: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[CustomerOut]:
+    documents = await store.list_customers(email=email, organisation_id=organisation, limit=limit)
+    return [_customer_out(document) for document in documents]
+
+
+@router.get("/customers/{customer_id}", summary="One customer")
+async def get_customer(customer_id: str, store: CustomerStoreDep, _: StaffPrincipal) -> CustomerOut:
+    document = await store.get_customer(customer_id)
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {customer_id}")
+    return _customer_out(document)
+
+
+@router.patch("/customers/{customer_id}", summary="Change a customer's name, tier or organisation")
+async def update_customer(
+    customer_id: str, body: CustomerUpdate, store: CustomerStoreDep, _: ManagerPrincipal
+) -> CustomerOut:
+    try:
+        document = await store.update_customer(
+            customer_id, body.model_dump(exclude_unset=True), now=datetime.now(UTC)
+        )
+    except DomainError as error:
+        raise rule_error(error) from error
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no customer {customer_id}")
+    return _customer_out(document)
+
+
+@router.get("/organisations", summary="Organisations")
+async def list_organisations(store: CustomerStoreDep, _: StaffPrincipal) -> list[OrganisationOut]:
+    return [
+        OrganisationOut.model_validate({**document, "id": document["_id"]})
+        for document in await store.list_organisations()
+    ]
+
+
+@router.put("/organisations/{organisation_id}", summary="Create or replace an organisation and its domains")
+async def put_organisation(
+    organisation_id: str, body: OrganisationIn, store: CustomerStoreDep, _: AdminPrincipal
+) -> OrganisationOut:
+    if not routing_handle(organisation_id):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "an organisation id is letters, digits, '.', '_' or '-'"
+        )
+    try:
+        document = await store.put_organisation(
+            organisation_id, name=body.name, domains=body.domains, tier=body.tier, now=datetime.now(UTC)
+        )
+    except DomainError as error:
+        raise rule_error(error) from error
+    return OrganisationOut.model_validate({**document, "id": document["_id"]})

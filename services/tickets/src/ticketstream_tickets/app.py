@@ -14,6 +14,7 @@ from ticketstream_tickets import (
     portal,
     store,
     store_canned,
+    store_customers,
     store_directory,
     store_routing,
 )
@@ -23,16 +24,27 @@ from ticketstream_tickets.settings import Settings
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     platform = ServicePlatform(
-        settings, indexes={**store.INDEXES, **store_routing.INDEXES, **store_directory.INDEXES}
+        settings,
+        indexes={
+            **store.INDEXES,
+            **store_routing.INDEXES,
+            **store_directory.INDEXES,
+            **store_customers.INDEXES,
+        },
     )
     routing_store = store_routing.RoutingStore(platform.database)
     platform.before_consuming.append(routing_store.seed_default_rules)
+    customer_store = store_customers.CustomerStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
     ticket_store = store.TicketStore(
         platform.mongo,
         platform.database,
         on_commit=platform.relay.poke,
         default_team=settings.default_team,
+        support_address=settings.support_address,
         routing=routing_store,
+        customers=customer_store,
     )
     platform.broker.include_router(handlers.create_router(settings, ticket_store))
     declare_publications(platform.broker, settings, topics.TICKETS, topics.DIRECTORY)
@@ -44,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.ticket_store = ticket_store
     app.state.routing_store = routing_store
+    app.state.customer_store = customer_store
     app.state.canned_store = store_canned.CannedStore(platform.database)
     app.state.directory_store = store_directory.DirectoryStore(
         platform.mongo, platform.database, on_commit=platform.relay.poke

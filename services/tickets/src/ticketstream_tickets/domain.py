@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ticketstream.contracts.addressing import is_support_address
 from ticketstream.contracts.events import (
     InboundMessageReceived,
     InteractionSummary,
@@ -63,22 +65,40 @@ class NewTicket:
     split_from: str | None = None
     assignee_ids: tuple[str, ...] = ()
     routed_by: str | None = None
+    cc: tuple[Person, ...] = ()
 
 
-def new_ticket_from_email(event: InboundMessageReceived) -> NewTicket:
+def cc_people(event: InboundMessageReceived, *, support_address: str) -> tuple[Person, ...]:
+    """Who was copied on a customer's email, without the support mailbox and the sender."""
+    return tuple(
+        Person(email=address)
+        for address in dict.fromkeys(event.cc + [r for r in event.recipients if r != event.sender.email])
+        if address != event.sender.email and not is_support_address(address, support_address)
+    )
+
+
+def new_ticket_from_email(event: InboundMessageReceived, *, support_address: str) -> NewTicket:
     return NewTicket(
         title=title_from_subject(event.subject),
         description=event.text_body,
         source=Source.EMAIL,
         requester=event.sender,
         email_thread_id=event.email_thread_id,
+        cc=cc_people(event, support_address=support_address),
     )
 
 
 def open_ticket(
-    request: NewTicket, *, ticket_id: str, number: int, customer_id: str | None, now: datetime
+    request: NewTicket,
+    *,
+    ticket_id: str,
+    number: int,
+    customer_id: str | None,
+    now: datetime,
+    organisation_id: str | None = None,
+    cc_contact_ids: Sequence[str] = (),
 ) -> TicketSnapshot:
-    """A new ticket: OPEN, version 1, requester as its primary contact."""
+    """A new ticket: OPEN, version 1, requester as its primary contact, CC'd people as contacts."""
     requester = request.requester
     return TicketSnapshot(
         id=ticket_id,
@@ -94,7 +114,8 @@ def open_ticket(
         tags=sorted(set(request.tags)),
         requester=requester,
         customer_id=customer_id,
-        contact_ids=[customer_id] if customer_id else [],
+        organisation_id=organisation_id,
+        contact_ids=[*([customer_id] if customer_id else []), *sorted(set(cc_contact_ids) - {customer_id})],
         primary_contact_id=customer_id,
         email_thread_id=request.email_thread_id,
         follow_up_of=request.follow_up_of,

@@ -314,3 +314,40 @@ class BulkResult(BaseModel):
     succeeded: int
     failed: int
     items: list[BulkItemResult]
+
+
+class OrganisationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    domains: list[Annotated[str, StringConstraints(min_length=3, max_length=253)]] = Field(
+        default_factory=list, max_length=50, description="Email domains whose customers belong here"
+    )
+    tier: str | None = Field(
+        None, max_length=50, description="Customer tier, e.g. enterprise (SLA overrides)"
+    )
+
+
+class OrganisationOut(OrganisationIn):
+    model_config = ConfigDict(extra="ignore")  # built from stored documents
+
+    id: str
+
+
+class CustomerOut(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    email: str
+    name: str | None = None
+    organisation_id: str | None = None
+    tier: str | None = None
+    created_at: datetime
+
+
+class CustomerUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    tier: str | None = Field(None, max_length=50)
+    organisation_id: str | None = Field(None, max_length=64)

@@ -33,6 +33,7 @@ from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session,
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_tickets import actions, domain, lifecycle
+from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_routing import RoutingStore
 
 T = TypeVar("T")
@@ -40,7 +41,6 @@ T = TypeVar("T")
 TICKETS = "tickets"
 INTERACTIONS = "interactions"
 ACTIVITY = "activity"
-CUSTOMERS = "customers"
 COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
 CONSUMER = "tickets"
@@ -61,7 +61,6 @@ INDEXES: IndexPlan = {
         IndexModel([("ticket_id", ASCENDING), ("created_at", ASCENDING)]),
         IndexModel([("message_id", ASCENDING)], sparse=True),
     ],
-    CUSTOMERS: [IndexModel([("email", ASCENDING)], unique=True)],
     ACTIVITY: [
         IndexModel([("ticket_id", ASCENDING), ("sequence", ASCENDING)]),
         IndexModel([("at", DESCENDING)]),
@@ -208,13 +207,17 @@ class TicketStore:
         *,
         on_commit: Callable[[], None],
         default_team: str,
+        support_address: str,
         routing: RoutingStore,
+        customers: CustomerStore,
     ):
         self._client = client
         self._database = database
         self._on_commit = on_commit
         self._default_team = default_team
         self._routing = routing
+        self._customers = customers
+        self._support_address = support_address
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -222,7 +225,7 @@ class TicketStore:
         """Create a ticket (with its ref) and publish ticket.created, in one transaction."""
 
         async def work(session: Session) -> TicketSnapshot:
-            ticket, _ = await self._insert_ticket(session, request, actor=actor, now=now, route=True)
+            ticket = await self._insert_ticket(session, request, actor=actor, now=now, route=True)
             return ticket
 
         ticket = await run_in_transaction(self._client, work)
@@ -243,9 +246,9 @@ class TicketStore:
             existing = await self._database[TICKETS].find_one(
                 {"email_thread_id": event.email_thread_id}, sort=[("number", DESCENDING)], session=session
             )
-            request = domain.new_ticket_from_email(event)
+            request = domain.new_ticket_from_email(event, support_address=self._support_address)
             if existing is None:
-                ticket, _ = await self._insert_ticket(
+                ticket = await self._insert_ticket(
                     session,
                     request,
                     actor=event.sender.email,
@@ -259,7 +262,7 @@ class TicketStore:
                 # The conversation continues on the ticket it was merged into.
                 ticket = await self._current(session, ticket.merged_into)
             if ticket.status is TicketStatus.CLOSED:
-                follow_up, _ = await self._insert_ticket(
+                follow_up = await self._insert_ticket(
                     session,
                     lifecycle.follow_up_of(ticket, request),
                     actor=event.sender.email,
@@ -425,7 +428,7 @@ class TicketStore:
             if document is None:
                 raise InteractionNotFoundError(interaction_id)
             request = actions.split(original, _interaction_of(document), title=title)
-            new_ticket, _ = await self._insert_ticket(session, request, actor=actor, now=now)
+            new_ticket = await self._insert_ticket(session, request, actor=actor, now=now)
             await self._database[INTERACTIONS].update_one(
                 {"_id": interaction_id}, {"$set": {"ticket_id": new_ticket.id}}, session=session
             )
@@ -498,7 +501,7 @@ class TicketStore:
         now: datetime,
         first_interaction: InteractionSummary | None = None,
         route: bool = False,
-    ) -> tuple[TicketSnapshot, str | None]:
+    ) -> TicketSnapshot:
         """Insert a new ticket with its ref, customer, first interaction, log entry and event.
 
         `route`: apply the routing rules (new requests; follow-ups and splits keep their team).
@@ -507,10 +510,21 @@ class TicketStore:
             request = await self._routing.route(session, request)
         if request.assigned_team is None:
             request = replace(request, assigned_team=self._default_team)
-        customer_id = await self._customer_of(session, request.requester, now=now)
+        customer = (
+            await self._customers.customer_for(session, request.requester, now=now)
+            if request.requester
+            else None
+        )
+        cc_contacts = [await self._customers.customer_for(session, person, now=now) for person in request.cc]
         number = await self._next_ticket_number(session)
         ticket = domain.open_ticket(
-            request, ticket_id=str(uuid.uuid4()), number=number, customer_id=customer_id, now=now
+            request,
+            ticket_id=str(uuid.uuid4()),
+            number=number,
+            customer_id=customer["_id"] if customer else None,
+            organisation_id=customer.get("organisation_id") if customer else None,
+            cc_contact_ids=[contact["_id"] for contact in cc_contacts],
+            now=now,
         )
         await self._database[TICKETS].insert_one(_ticket_document(ticket), session=session)
         if first_interaction is not None:
@@ -523,27 +537,7 @@ class TicketStore:
             session=session,
         )
         await self._publish(session, created)
-        return ticket, customer_id
-
-    async def _customer_of(self, session: Session, requester: Person | None, *, now: datetime) -> str | None:
-        if requester is None:
-            return None
-        customer = await self._database[CUSTOMERS].find_one_and_update(
-            {"email": requester.email},
-            {
-                "$setOnInsert": {"_id": str(uuid.uuid4()), "email": requester.email, "created_at": now},
-                "$max": {"last_seen_at": now},
-            },
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
-        assert customer is not None, "an upsert returning the document after always finds one"
-        if requester.name and not customer.get("name"):
-            await self._database[CUSTOMERS].update_one(
-                {"_id": customer["_id"]}, {"$set": {"name": requester.name}}, session=session
-            )
-        return str(customer["_id"])
+        return ticket
 
     async def _next_ticket_number(self, session: Session) -> int:
         """Gap-free: the increment commits or aborts with the ticket that uses it."""

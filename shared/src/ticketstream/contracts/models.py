@@ -99,6 +99,7 @@ class TicketSnapshot(Contract):
     assigned_team: str | None = None
     requester: Person | None = None
     customer_id: str | None = None
+    organisation_id: str | None = Field(None, description="The requester's organisation, by email domain")
     contact_ids: list[str] = Field(default_factory=list)
     primary_contact_id: str | None = None
     email_thread_id: str | None = None
