@@ -212,8 +212,11 @@ def test_open_ticket_rejects_number_zero() -> None:
 # --- from an inbound email ------------------------------------------------------------------
 
 
+SUPPORT = "support@help.example.test"
+
+
 def test_new_ticket_from_email() -> None:
-    request = new_ticket_from_email(inbound_event())
+    request = new_ticket_from_email(inbound_event(), support_address=SUPPORT)
 
     assert request == NewTicket(
         title="Printer on fire",
@@ -229,7 +232,20 @@ def test_new_ticket_from_email() -> None:
 
 
 def test_new_ticket_from_email_without_subject() -> None:
-    assert new_ticket_from_email(inbound_event(subject="   ")).title == "(no subject)"
+    assert (
+        new_ticket_from_email(inbound_event(subject="   "), support_address=SUPPORT).title == "(no subject)"
+    )
+
+
+def test_people_copied_become_contacts_but_not_the_support_mailbox_or_the_sender() -> None:
+    event = inbound_event().model_copy(
+        update={
+            "recipients": ["support+TKT-0001@help.example.test", "colleague@example.com"],
+            "cc": ["boss@example.com", "SUPPORT@help.example.test", REQUESTER.email, "boss@example.com"],
+        }
+    )
+    request = new_ticket_from_email(event, support_address=SUPPORT)
+    assert [person.email for person in request.cc] == ["boss@example.com", "colleague@example.com"]
 
 
 def test_inbound_interaction_is_a_customer_visible_email() -> None:
