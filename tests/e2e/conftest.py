@@ -28,6 +28,8 @@ def stack(infrastructure, tmp_path_factory) -> Iterator[DevStack]:
             **{f"TICKETSTREAM_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
         }
     )
+    # Links in customer email point at the tickets service of this stack.
+    environ["TICKETSTREAM_PUBLIC_URL"] = f"http://127.0.0.1:{environ['TICKETSTREAM_TICKETS_PORT']}"
     dev_stack = DevStack(state_dir=tmp_path_factory.mktemp(tag), environ=environ)
     dev_stack.create_topics()
     dev_stack.start_services()

@@ -195,6 +195,12 @@ async def test_agent_reply_is_emailed_in_thread_and_internal_notes_never_leave(s
         await asyncio.sleep(1)  # let any wrongly produced mail arrive before checking for leaks
         all_mail = (await client.get(f"{notify}/v1/dev/mail?limit=500", headers=agent)).text
 
+    [acknowledgement] = [m for m in mails if m["subject"].startswith(f"[{ref}] We received")]
+    link = next(word for word in acknowledgement["text"].split() if "/v1/portal/magic/" in word)
+    async with httpx.AsyncClient(timeout=10) as client:
+        followed = await client.get(link)
+    assert followed.status_code == 200 and followed.json()["ref"] == ref, "notify's link works at tickets"
+    assert secret not in followed.text
     [reply_email] = [m for m in mails if m["text"] == "Please try again now."]
     assert reply_email["subject"] == f"[{ref}] Card declined"
     assert reply_email["in_reply_to"] == message_id and reply_email["references"] == [message_id]

@@ -383,3 +383,32 @@ async def test_list_filters_and_search(settings):
         "combined": [refs[2]],
     }
     assert bad.status_code == 422
+
+
+async def test_magic_links_let_the_requester_follow_and_answer_one_ticket(settings):
+    await prepare_topics(settings)
+    agent = bearer(settings)
+    async with running(create_app(settings)) as client:
+        mine = (
+            await client.post(
+                "/v1/tickets", json={"title": "Mine", "requester": {"email": CUSTOMER}}, headers=agent
+            )
+        ).json()
+        resolved = await patch(client, settings, mine["ref"], 1, status="RESOLVED")
+        await client.post(f"/v1/tickets/{mine['ref']}/notes", json={"body": "secret note"}, headers=agent)
+        link = (await client.post(f"/v1/tickets/{mine['ref']}/magic-link", headers=agent)).json()
+        path = link["url"].split("://", 1)[1].split("/", 1)[1]
+        view = await client.get(f"/{path}")
+        answer = await client.post(f"/{path}/replies", json={"body": "It broke again"})
+        reopened = (await client.get(f"/v1/tickets/{mine['ref']}", headers=agent)).json()
+        tampered = await client.get(f"/{path[:-3]}abc")
+        as_login = await client.get(
+            "/v1/portal/tickets", headers={"Authorization": f"Bearer {link['token']}"}
+        )
+    assert resolved.json()["status"] == "RESOLVED"
+    assert view.status_code == 200 and view.json()["ref"] == mine["ref"]
+    assert "secret note" not in view.text
+    assert answer.status_code == 201 and answer.json()["type"] == "PORTAL_MESSAGE"
+    assert reopened["status"] == "OPEN"
+    assert tampered.status_code == 404
+    assert as_login.status_code == 401, "a magic link is not a login token"

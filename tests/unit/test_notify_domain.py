@@ -24,7 +24,7 @@ from ticketstream_notify.senders import SmtpSender, build_message
 
 NOW = datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
 SUPPORT = "support@help.example.test"
-PUBLIC_URL = "https://desk.example.test/"
+FOLLOW_URL = "https://desk.example.test/v1/portal/magic/a.b.c"
 
 
 def ticket(**overrides: Any) -> TicketSnapshot:
@@ -112,7 +112,7 @@ def test_plus_address() -> None:
 
 
 def test_acknowledgement_email_is_threaded_with_the_customer_message() -> None:
-    mail = acknowledgement_email(ticket(), support_address=SUPPORT, public_url=PUBLIC_URL)
+    mail = acknowledgement_email(ticket(), support_address=SUPPORT, follow_url=FOLLOW_URL)
 
     assert mail is not None
     assert mail.to == "alice@example.com"
@@ -125,7 +125,7 @@ def test_acknowledgement_email_is_threaded_with_the_customer_message() -> None:
     assert mail.ref == "TKT-0042"
     assert mail.kind == "acknowledgement"
     assert mail.text.startswith("Hello Alice,\n")
-    assert "https://desk.example.test/portal/tickets/TKT-0042\n" in mail.text
+    assert f"{FOLLOW_URL}\n" in mail.text
     assert "//portal" not in mail.text
     assert "TKT-0042" in mail.text
 
@@ -133,18 +133,20 @@ def test_acknowledgement_email_is_threaded_with_the_customer_message() -> None:
 def test_acknowledgement_email_without_thread_or_name() -> None:
     snapshot = ticket(email_thread_id=None, requester=Person(email="bob@example.com"))
 
-    mail = acknowledgement_email(snapshot, support_address=SUPPORT, public_url="http://x.test")
+    mail = acknowledgement_email(
+        snapshot, support_address=SUPPORT, follow_url="http://x.test/v1/portal/magic/tok"
+    )
 
     assert mail is not None
     assert mail.in_reply_to is None
     assert mail.references == ()
     assert mail.text.startswith("Hello there,\n")
-    assert "http://x.test/portal/tickets/TKT-0042" in mail.text
+    assert "http://x.test/v1/portal/magic/tok" in mail.text
 
 
 def test_acknowledgement_message_id_domain_comes_from_the_support_address() -> None:
     mail = acknowledgement_email(
-        ticket(id="abc"), support_address="help@desk.acme.example", public_url=PUBLIC_URL
+        ticket(id="abc"), support_address="help@desk.acme.example", follow_url=FOLLOW_URL
     )
     assert mail is not None
     assert mail.message_id == "<ack.abc@desk.acme.example>"
@@ -153,7 +155,7 @@ def test_acknowledgement_message_id_domain_comes_from_the_support_address() -> N
 
 def test_no_acknowledgement_without_requester() -> None:
     assert (
-        acknowledgement_email(ticket(requester=None), support_address=SUPPORT, public_url=PUBLIC_URL) is None
+        acknowledgement_email(ticket(requester=None), support_address=SUPPORT, follow_url=FOLLOW_URL) is None
     )
 
 

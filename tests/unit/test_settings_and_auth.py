@@ -94,14 +94,22 @@ def test_production_refuses_the_dev_jwt_secret_from_the_environment(monkeypatch:
         TicketsSettings()
 
 
-def test_production_accepts_a_real_secret_or_jwks() -> None:
+def test_production_accepts_a_real_secret_with_or_without_jwks() -> None:
     with_secret = PlatformSettings(env=Environment.PRODUCTION, jwt_secret=OTHER_SECRET)
     with_jwks = PlatformSettings(
-        env=Environment.PRODUCTION, jwt_jwks_url="https://idp.example.test/.well-known/jwks.json"
+        env=Environment.PRODUCTION,
+        jwt_secret=OTHER_SECRET,
+        jwt_jwks_url="https://idp.example.test/.well-known/jwks.json",
     )
 
     assert with_secret.jwt_secret == OTHER_SECRET
     assert with_jwks.jwt_jwks_url == "https://idp.example.test/.well-known/jwks.json"
+
+
+def test_production_refuses_the_dev_secret_even_with_jwks() -> None:
+    """The secret also signs customers' magic links, so JWKS alone is not enough."""
+    with pytest.raises(ValidationError, match="TICKETSTREAM_JWT_SECRET"):
+        PlatformSettings(env=Environment.PRODUCTION, jwt_jwks_url="https://idp.example.test/jwks.json")
 
 
 @pytest.mark.parametrize("env", [Environment.DEV, Environment.TEST])

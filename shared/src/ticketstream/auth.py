@@ -7,6 +7,8 @@ one); production verifies RS256 tokens against TICKETSTREAM_JWT_JWKS_URL.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -115,6 +117,38 @@ def issue_dev_token(
     if settings.jwt_issuer:
         claims["iss"] = settings.jwt_issuer
     return jwt.encode(claims, settings.jwt_secret, algorithm="HS256")
+
+
+MAGIC_LINK_AUDIENCE = "ticketstream:magic-link"
+
+
+@dataclass(frozen=True)
+class MagicLinkGrant:
+    """What a magic link lets its holder do: follow and answer one ticket as its requester."""
+
+    ref: str
+    email: str
+
+
+def issue_magic_link(settings: PlatformSettings, *, ref: str, email: str) -> tuple[str, datetime]:
+    """A signed, expiring token for one ticket; it is not a login token (its audience differs)."""
+    expires = datetime.now(UTC) + timedelta(hours=settings.magic_link_ttl_hours)
+    claims = {"sub": email, "ref": ref, "aud": MAGIC_LINK_AUDIENCE, "exp": int(expires.timestamp())}
+    return jwt.encode(claims, settings.jwt_secret, algorithm="HS256"), expires
+
+
+def verify_magic_link(settings: PlatformSettings, token: str) -> MagicLinkGrant:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_secret,
+            algorithms=["HS256"],
+            audience=MAGIC_LINK_AUDIENCE,
+            options={"require": ["sub", "ref", "exp", "aud"]},
+        )
+    except jwt.PyJWTError as error:
+        raise InvalidTokenError(f"the link is not valid: {error}") from error
+    return MagicLinkGrant(ref=str(claims["ref"]), email=str(claims["sub"]).lower())
 
 
 _bearer = HTTPBearer(auto_error=False, description="JWT bearer token")

@@ -44,7 +44,12 @@ class PlatformSettings(BaseSettings):
     )
     topic_partitions: int = Field(6, ge=1, le=1024, description="Partitions per topic at creation")
     topic_replication: int = Field(1, ge=1, le=7, description="Replication factor at topic creation")
-    jwt_secret: str = Field(DEV_JWT_SECRET, description="HS256 secret for dev/test tokens")
+    jwt_secret: str = Field(
+        DEV_JWT_SECRET, min_length=16, description="Signs magic links, and HS256 tokens when no JWKS is set"
+    )
+    magic_link_ttl_hours: int = Field(
+        24 * 14, ge=1, le=24 * 365, description="How long a customer's magic link to a ticket works"
+    )
     jwt_jwks_url: str | None = Field(None, description="JWKS URL for RS256 tokens (production)")
     jwt_audience: str | None = Field(None, description="Expected `aud` claim, when set")
     jwt_issuer: str | None = Field(None, description="Expected `iss` claim, when set")
@@ -75,10 +80,11 @@ class PlatformSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_dev_secret_in_production(self) -> PlatformSettings:
-        if self.env is Environment.PRODUCTION and self.jwt_secret == DEV_JWT_SECRET and not self.jwt_jwks_url:
+        # The secret signs customers' magic links even when staff tokens come from a JWKS.
+        if self.env is Environment.PRODUCTION and self.jwt_secret == DEV_JWT_SECRET:
             raise ValueError(
-                "TICKETSTREAM_JWT_SECRET is the development default; set a real secret or "
-                "TICKETSTREAM_JWT_JWKS_URL when TICKETSTREAM_ENV=production"
+                "TICKETSTREAM_JWT_SECRET is the development default; set a real secret when "
+                "TICKETSTREAM_ENV=production (it signs magic links, and HS256 tokens without a JWKS)"
             )
         return self
 

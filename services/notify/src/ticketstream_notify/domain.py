@@ -74,7 +74,7 @@ def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:
 
 
 def acknowledgement_email(
-    ticket: TicketSnapshot, *, support_address: str, public_url: str
+    ticket: TicketSnapshot, *, support_address: str, follow_url: str
 ) -> OutgoingEmail | None:
     """The 'we have your request' email, threaded with the customer's message."""
     if ticket.requester is None:
@@ -87,7 +87,7 @@ def acknowledgement_email(
         f"  {ticket.title}\n\n"
         f"A member of our support team will reply as soon as possible. To add anything, just reply\n"
         f"to this email and keep {ticket.ref} in the subject.\n\n"
-        f"Follow your request: {public_url.rstrip('/')}/portal/tickets/{ticket.ref}\n\n"
+        f"Follow your request and answer it: {follow_url}\n\n"
         f"— Support\n"
     )
     thread = ticket.email_thread_id

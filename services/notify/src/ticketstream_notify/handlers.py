@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 from faststream.kafka import KafkaRouter
 from faststream.kafka.annotations import KafkaMessage
 
+from ticketstream.auth import issue_magic_link
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
 from ticketstream.contracts.events import TicketCreated, TicketInteractionAdded
+from ticketstream.contracts.models import TicketSnapshot
 from ticketstream_notify import domain
 from ticketstream_notify.settings import Settings
 from ticketstream_notify.store import NotifyStore
@@ -20,6 +22,13 @@ def create_router(
     settings: Settings, store: NotifyStore, *, on_mail_queued: Callable[[], None]
 ) -> KafkaRouter:
     router = KafkaRouter()
+
+    def follow_url(ticket: TicketSnapshot) -> str:
+        """A magic link: the customer follows and answers the ticket without an account."""
+        if ticket.requester is None:
+            return settings.public_url
+        token, _ = issue_magic_link(settings, ref=ticket.ref, email=ticket.requester.email)
+        return f"{settings.public_url.rstrip('/')}/v1/portal/magic/{token}"
 
     @router.subscriber(
         settings.topic(topics.TICKETS),
@@ -36,7 +45,9 @@ def create_router(
             notifications = domain.new_ticket_notifications(event.ticket)
             mails = [
                 domain.acknowledgement_email(
-                    event.ticket, support_address=settings.support_address, public_url=settings.public_url
+                    event.ticket,
+                    support_address=settings.support_address,
+                    follow_url=follow_url(event.ticket),
                 )
             ]
         elif isinstance(event, TicketInteractionAdded):

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 
-from ticketstream.auth import Principal, Role, StaffPrincipal
+from ticketstream.auth import Principal, Role, StaffPrincipal, issue_magic_link
 from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus, TicketType
 from ticketstream_tickets import canned, domain, lifecycle
 from ticketstream_tickets.models import (
@@ -23,6 +23,7 @@ from ticketstream_tickets.models import (
     CreateTicketRequest,
     EscalateRequest,
     InteractionList,
+    MagicLink,
     MergeRequest,
     MergeResult,
     MessageRequest,
@@ -468,3 +469,18 @@ async def _bulk_item(
     except domain.DomainError as error:
         return BulkItemResult(ref=ref, ok=False, code=error.code, message=str(error))
     return BulkItemResult(ref=ticket.ref, ok=True, version=updated.version)
+
+
+@router.post("/{ref}/magic-link", summary="A signed, expiring link for the requester to follow and answer")
+async def magic_link(
+    ref: str, store: TicketStoreDep, principal: StaffPrincipal, settings: SettingsDep
+) -> MagicLink:
+    ticket = await visible_ticket(ref, store, principal)
+    if ticket.requester is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{ticket.ref} has no requester to send a link to"
+        )
+    token, expires = issue_magic_link(settings, ref=ticket.ref, email=ticket.requester.email)
+    return MagicLink(
+        url=f"{settings.public_url.rstrip('/')}/v1/portal/magic/{token}", token=token, expires_at=expires
+    )

@@ -52,7 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform,
         title="Ticketstream tickets",
         description="Ticket lifecycle, the agent API and the customer portal API.",
-        routers=[api.router, portal.router, api_admin.router],
+        routers=[api.router, portal.router, portal.magic_router, api_admin.router],
     )
     app.state.ticket_store = ticket_store
     app.state.routing_store = routing_store

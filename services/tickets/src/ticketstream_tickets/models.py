@@ -351,3 +351,9 @@ class CustomerUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     tier: str | None = Field(None, max_length=50)
     organisation_id: str | None = Field(None, max_length=64)
+
+
+class MagicLink(BaseModel):
+    url: str = Field(description="GET shows the ticket; POST {url}/replies answers it")
+    token: str
+    expires_at: datetime

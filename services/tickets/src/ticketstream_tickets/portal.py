@@ -9,9 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
-from ticketstream.auth import CurrentPrincipal, Principal, Role
+from ticketstream.auth import (
+    CurrentPrincipal,
+    InvalidTokenError,
+    MagicLinkGrant,
+    Principal,
+    Role,
+    verify_magic_link,
+)
 from ticketstream.contracts.events import InteractionSummary
 from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot
 from ticketstream_tickets import domain
@@ -103,6 +110,49 @@ async def reply_on_own_ticket(
             body=body.body,
             author=Person(email=(principal.email or "").lower(), name=principal.name),
             now=datetime.now(UTC),
+        )
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return portal_message(interaction)
+
+
+# --- magic links: follow and answer one ticket without an account ---------------------------
+
+magic_router = APIRouter(prefix="/v1/portal/magic", tags=["customer portal"])
+
+
+async def granted_ticket(
+    token: str, request: Request, store: TicketStore
+) -> tuple[TicketSnapshot, MagicLinkGrant]:
+    try:
+        grant = verify_magic_link(request.app.state.settings, token)
+    except InvalidTokenError as error:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this link is not valid or has expired") from error
+    ticket = await store.get(grant.ref)
+    if ticket is None or not domain.customer_can_see(grant.email, ticket):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this link is not valid or has expired")
+    return ticket, grant
+
+
+@magic_router.get("/{token}", summary="The ticket a magic link points to, with its messages")
+async def get_by_magic_link(token: str, request: Request, store: TicketStoreDep) -> PortalTicketDetail:
+    ticket, _ = await granted_ticket(token, request, store)
+    interactions = await store.interactions(ticket.id, customer_visible_only=True)
+    return PortalTicketDetail(
+        **portal_ticket(ticket).model_dump(), messages=[portal_message(item) for item in interactions]
+    )
+
+
+@magic_router.post(
+    "/{token}/replies", status_code=status.HTTP_201_CREATED, summary="Reply through a magic link"
+)
+async def reply_by_magic_link(
+    token: str, body: MessageRequest, request: Request, store: TicketStoreDep
+) -> PortalInteractionView:
+    ticket, grant = await granted_ticket(token, request, store)
+    try:
+        _, interaction = await store.add_customer_message(
+            ticket.id, body=body.body, author=Person(email=grant.email, name=None), now=datetime.now(UTC)
         )
     except domain.DomainError as error:
         raise rule_error(error) from error
