@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -41,6 +41,7 @@ READINESS_TIMEOUT = 2.0
 CONNECT_RETRY_SECONDS = 1.0
 LAG_INTERVAL_SECONDS = 5.0
 SHUTDOWN_FLUSH_SECONDS = 5.0
+SHUTDOWN_STEP_SECONDS = 5.0
 
 
 class ServicePlatform:
@@ -78,24 +79,23 @@ class ServicePlatform:
         self._tasks.append(asyncio.create_task(self._connect(), name="connect"))
 
     async def stop(self) -> None:
-        """Stop consuming first, then let the relay publish what was committed, then disconnect."""
+        """Stop consuming first, then let the relay publish what was committed, then disconnect.
+
+        Every step is bounded: a broker or database that stops answering must not keep the
+        process from exiting (the orchestrator's grace period is finite).
+        """
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for step in self.shutdown_steps:
-            with contextlib.suppress(Exception):
-                await step()
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+            await _bounded(step(), "shutdown step")
+        await _bounded(self.broker.stop(), "broker stop")
         if self._relay_task is not None:
             self.relay.stop()
-            try:
-                await asyncio.wait_for(self._relay_task, SHUTDOWN_FLUSH_SECONDS)
-            except Exception:  # noqa: BLE001 - unpublished records stay in the outbox for next start
+            if not await _bounded(self._relay_task, "outbox flush", seconds=SHUTDOWN_FLUSH_SECONDS):
                 log.warning("outbox not fully flushed at shutdown; it resumes on the next start")
-        with contextlib.suppress(Exception):
-            await self.producer.stop()
-        await self.mongo.close()
+        await _bounded(self.producer.stop(), "producer stop")
+        await _bounded(self.mongo.close(), "database close")
         self.tracer_provider.shutdown()
 
     async def _connect(self) -> None:
@@ -159,6 +159,16 @@ class ServicePlatform:
                     self.metrics.consumer_lag.labels(
                         self.settings.service_name, partition.topic, str(partition.partition)
                     ).set(max(end - committed, 0))
+
+
+async def _bounded(step: Awaitable[Any], name: str, *, seconds: float = SHUTDOWN_STEP_SECONDS) -> bool:
+    """Await a shutdown step for at most `seconds`; True when it finished without error."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except Exception as error:  # noqa: BLE001 - shutdown goes on whatever one step does
+        log.warning("%s did not finish cleanly: %s", name, type(error).__name__)
+        return False
+    return True
 
 
 def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
