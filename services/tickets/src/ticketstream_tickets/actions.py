@@ -17,7 +17,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import InteractionType, Priority, TicketSnapshot, TicketStatus
 from ticketstream_tickets.domain import DomainError, NewTicket, title_from_subject, touch
-from ticketstream_tickets.lifecycle import Step, diff_fields, status_step
+from ticketstream_tickets.lifecycle import Step, diff_fields, status_step, versioned
 
 MAX_ESCALATION_LEVEL = 2
 ESCALATION_TIERS = {0: "member", 1: "team lead", 2: "manager"}
@@ -41,13 +41,11 @@ def escalate(
     after = touch(
         ticket.model_copy(update={"escalation_level": target, "priority": Priority.URGENT}), now=now
     )
-    event = TicketEscalated(
-        ticket_id=after.id,
-        ref=after.ref,
-        sequence=after.version,
+    event = versioned(
+        TicketEscalated,
+        after,
         actor=actor,
-        occurred_at=now,
-        ticket=after,
+        now=now,
         from_level=ticket.escalation_level,
         to_level=target,
         reason=reason,
@@ -65,9 +63,7 @@ def archive(ticket: TicketSnapshot, *, actor: str, now: datetime) -> list[Step]:
             f"only resolved or closed tickets are archived; {ticket.ref} is {ticket.status.value}"
         )
     after = touch(ticket.model_copy(update={"archived": True}), now=now)
-    event = TicketArchived(
-        ticket_id=after.id, ref=after.ref, sequence=after.version, actor=actor, occurred_at=now, ticket=after
-    )
+    event = versioned(TicketArchived, after, actor=actor, now=now)
     return [Step(after, event, diff_fields(ticket, after, ("archived",)))]
 
 
@@ -108,26 +104,22 @@ def merge(
         closing = [status_step(duplicate, TicketStatus.CLOSED, actor=actor, now=now)]
     closed = closing[-1].ticket if closing else duplicate
     merged = touch(closed.model_copy(update={"merged_into": target.ref}), now=now)
-    merged_event = TicketMerged(
-        ticket_id=merged.id,
-        ref=merged.ref,
-        sequence=merged.version,
+    merged_event = versioned(
+        TicketMerged,
+        merged,
         actor=actor,
-        occurred_at=now,
-        ticket=merged,
+        now=now,
         merged_into=target.ref,
     )
     duplicate_steps = [*closing, Step(merged, merged_event, diff_fields(closed, merged, ("merged_into",)))]
 
     contacts = sorted(set(target.contact_ids) | set(duplicate.contact_ids))
     grown = touch(target.model_copy(update={"contact_ids": contacts}), now=now)
-    grown_event = TicketUpdated(
-        ticket_id=grown.id,
-        ref=grown.ref,
-        sequence=grown.version,
+    grown_event = versioned(
+        TicketUpdated,
+        grown,
         actor=actor,
-        occurred_at=now,
-        ticket=grown,
+        now=now,
         changed_fields=["contact_ids", "interactions"],
     )
     target_steps = [Step(grown, grown_event, diff_fields(target, grown, ("contact_ids",)))]
@@ -163,13 +155,11 @@ def split_step(
     original: TicketSnapshot, *, new_ticket: TicketSnapshot, actor: str, now: datetime
 ) -> list[Step]:
     after = touch(original, now=now)
-    event = TicketSplit(
-        ticket_id=after.id,
-        ref=after.ref,
-        sequence=after.version,
+    event = versioned(
+        TicketSplit,
+        after,
         actor=actor,
-        occurred_at=now,
-        ticket=after,
+        now=now,
         new_ticket_id=new_ticket.id,
         new_ref=new_ticket.ref,
     )

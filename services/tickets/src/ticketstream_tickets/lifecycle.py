@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any, TypeVar
 
 from ticketstream.contracts.events import (
     InteractionSummary,
@@ -102,6 +103,22 @@ class Step:
     changes: tuple[FieldChange, ...]
 
 
+E = TypeVar("E", bound=TicketEvent)
+
+
+def versioned(event_type: type[E], after: TicketSnapshot, *, actor: str, now: datetime, **details: Any) -> E:
+    """The event of a change that made `after`: its id, ref, version and full snapshot."""
+    return event_type(
+        ticket_id=after.id,
+        ref=after.ref,
+        sequence=after.version,
+        actor=actor,
+        occurred_at=now,
+        ticket=after,
+        **details,
+    )
+
+
 def diff_fields(
     before: TicketSnapshot, after: TicketSnapshot, fields: Iterable[str]
 ) -> tuple[FieldChange, ...]:
@@ -134,13 +151,11 @@ def status_step(
         update["resolved_at"] = None
         update["resolution_notes"] = None
     after = touch(ticket.model_copy(update=update), now=now)
-    event = TicketStatusChanged(
-        ticket_id=after.id,
-        ref=after.ref,
-        sequence=after.version,
+    event = versioned(
+        TicketStatusChanged,
+        after,
         actor=actor,
-        occurred_at=now,
-        ticket=after,
+        now=now,
         from_status=ticket.status,
         to_status=to,
     )
@@ -183,13 +198,11 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
     changed = {name: value for name, value in updates.items() if getattr(current, name) != value}
     if changed:
         after = touch(current.model_copy(update=changed), now=now)
-        event = TicketUpdated(
-            ticket_id=after.id,
-            ref=after.ref,
-            sequence=after.version,
+        event = versioned(
+            TicketUpdated,
+            after,
             actor=actor,
-            occurred_at=now,
-            ticket=after,
+            now=now,
             changed_fields=sorted(changed),
         )
         steps.append(Step(after, event, diff_fields(current, after, sorted(changed))))
@@ -201,13 +214,11 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
         assignment["assigned_team"] = patch.assigned_team
     if assignment:
         after = touch(current.model_copy(update=assignment), now=now)
-        assigned = TicketAssigned(
-            ticket_id=after.id,
-            ref=after.ref,
-            sequence=after.version,
+        assigned = versioned(
+            TicketAssigned,
+            after,
             actor=actor,
-            occurred_at=now,
-            ticket=after,
+            now=now,
             previous_assignee_ids=current.assignee_ids,
         )
         steps.append(Step(after, assigned, diff_fields(current, after, ("assignee_ids", "assigned_team"))))
@@ -228,13 +239,11 @@ def _interaction_step(
     update: Mapping[str, object] | None = None,
 ) -> Step:
     after = touch(ticket.model_copy(update=dict(update or {})), now=now)
-    event = TicketInteractionAdded(
-        ticket_id=after.id,
-        ref=after.ref,
-        sequence=after.version,
+    event = versioned(
+        TicketInteractionAdded,
+        after,
         actor=actor,
-        occurred_at=now,
-        ticket=after,
+        now=now,
         interaction=interaction,
     )
     changes = (
@@ -363,13 +372,11 @@ def sla_stamp(
     if not update:
         return []
     after = touch(ticket.model_copy(update=update), now=now)
-    event = TicketUpdated(
-        ticket_id=after.id,
-        ref=after.ref,
-        sequence=after.version,
+    event = versioned(
+        TicketUpdated,
+        after,
         actor=SLA_ACTOR,
-        occurred_at=now,
-        ticket=after,
+        now=now,
         changed_fields=sorted(update),
     )
     return [Step(after, event, diff_fields(ticket, after, sorted(update)))]

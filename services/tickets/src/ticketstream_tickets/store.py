@@ -529,9 +529,7 @@ class TicketStore:
         await self._database[TICKETS].insert_one(_ticket_document(ticket), session=session)
         if first_interaction is not None:
             await self._insert_interaction(session, ticket.id, first_interaction)
-        created = TicketCreated(
-            ticket_id=ticket.id, ref=ticket.ref, sequence=1, actor=actor, occurred_at=now, ticket=ticket
-        )
+        created = lifecycle.versioned(TicketCreated, ticket, actor=actor, now=now)
         await self._database[ACTIVITY].insert_one(
             _activity_document(lifecycle.Step(ticket, created, _routing_change(request)), actor=actor),
             session=session,

@@ -1,0 +1,158 @@
+"""Benchmark: the agent API of tickets at 100,000 tickets (BENCH_TICKETS overrides the count).
+
+Seeds the tickets collection directly with insert_many (seeding is not what is measured), then
+measures through the HTTP API, in process: list (newest page, a status filter, a text search),
+get by ref, create and update. Prints p50/p99 and throughput next to the raw database point-read
+and transaction rates of the same run. No assertions on time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.helpers import bearer, prepare_topics, running, settings_from
+from ticketstream.auth import Role
+from ticketstream.contracts.models import Person, Priority, Source, TicketStatus
+from ticketstream.db import create_mongo_client, run_in_transaction
+from ticketstream_tickets import domain
+from ticketstream_tickets.app import create_app
+from ticketstream_tickets.settings import Settings
+from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, _ticket_document
+
+TICKET_COUNT = int(os.environ.get("BENCH_TICKETS", "100000"))
+SEED_BATCH = 2_000
+STATUSES = list(TicketStatus)
+WORDS = ["invoice", "login", "export", "printer", "refund", "password", "sso", "webhook", "csv", "billing"]
+
+
+def seeded_ticket(number: int, now: datetime) -> dict[str, object]:
+    rng = random.Random(number)
+    request = domain.NewTicket(
+        title=f"{rng.choice(WORDS)} problem {number}",
+        description=" ".join(rng.choices(WORDS, k=12)),
+        source=rng.choice(list(Source)),
+        requester=Person(email=f"user{number % 5000}@customer{number % 300}.example"),
+        priority=rng.choice(list(Priority)),
+        assigned_team="support",
+    )
+    created = now - timedelta(minutes=TICKET_COUNT - number)
+    ticket = domain.open_ticket(
+        request, ticket_id=str(uuid.uuid4()), number=number, customer_id=None, now=created
+    )
+    return _ticket_document(ticket.model_copy(update={"status": rng.choice(STATUSES)}))
+
+
+async def seed(settings: Settings) -> float:
+    client = create_mongo_client(settings)
+    database = client[settings.database_name]
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    for first in range(1, TICKET_COUNT + 1, SEED_BATCH):
+        batch = [seeded_ticket(n, now) for n in range(first, min(first + SEED_BATCH, TICKET_COUNT + 1))]
+        await database[TICKETS].insert_many(batch, ordered=False)
+    await database[COUNTERS].update_one(
+        {"_id": TICKET_REF_COUNTER}, {"$set": {"value": TICKET_COUNT}}, upsert=True
+    )
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return TICKET_COUNT / elapsed
+
+
+async def raw_database_rates(settings: Settings) -> tuple[float, float]:
+    client = create_mongo_client(settings)
+    database = client[settings.database_name]
+    numbers = [random.randint(1, TICKET_COUNT) for _ in range(300)]
+    started = time.perf_counter()
+    for number in numbers:
+        await database[TICKETS].find_one({"number": number})
+    reads = len(numbers) / (time.perf_counter() - started)
+
+    async def work(session: object) -> None:
+        await database["bench_raw"].insert_one({"a": 1}, session=session)  # type: ignore[arg-type]
+        await database["bench_raw"].insert_one({"b": 2}, session=session)  # type: ignore[arg-type]
+
+    started = time.perf_counter()
+    for _ in range(200):
+        await run_in_transaction(client, work)  # type: ignore[arg-type]
+    transactions = 200 / (time.perf_counter() - started)
+    await client.close()
+    return reads, transactions
+
+
+async def timed(count: int, action: Callable[[int], Awaitable[httpx.Response]]) -> tuple[list[float], float]:
+    latencies = []
+    started = time.perf_counter()
+    for index in range(count):
+        begin = time.perf_counter()
+        response = await action(index)
+        latencies.append(time.perf_counter() - begin)
+        assert response.status_code < 300, response.text
+    return sorted(latencies), count / (time.perf_counter() - started)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    return values[min(int(len(values) * fraction), len(values) - 1)] * 1000
+
+
+def test_agent_api_at_scale(infra_env) -> None:
+    settings = settings_from(infra_env, Settings, log_level="WARNING")
+
+    async def run() -> list[str]:
+        await prepare_topics(settings)
+        seed_rate = await seed(settings)
+        reads, transactions = await raw_database_rates(settings)
+        lines = [
+            f"seeded     {TICKET_COUNT} tickets at {seed_rate:,.0f} docs/s (insert_many)",
+            f"substrate  raw point reads {reads:,.0f}/s, raw transactions {transactions:,.0f}/s",
+        ]
+        staff = bearer(settings, Role.MANAGER, sub="mia")
+        async with running(create_app(settings)) as client:
+            refs = [f"TKT-{random.randint(1, TICKET_COUNT):04d}" for _ in range(100)]
+            cases: list[tuple[str, int, Callable[[int], Awaitable[httpx.Response]]]] = [
+                ("list newest page", 50, lambda i: client.get("/v1/tickets?limit=50", headers=staff)),
+                (
+                    "list status=PENDING",
+                    20,
+                    lambda i: client.get("/v1/tickets?status=PENDING&limit=50", headers=staff),
+                ),
+                ("search q=refund", 10, lambda i: client.get("/v1/tickets?q=refund&limit=50", headers=staff)),
+                ("get by ref", 100, lambda i: client.get(f"/v1/tickets/{refs[i]}", headers=staff)),
+                (
+                    "create",
+                    100,
+                    lambda i: client.post("/v1/tickets", json={"title": f"bench {i}"}, headers=staff),
+                ),
+            ]
+            for name, count, action in cases:
+                latencies, rate = await timed(count, action)
+                lines.append(
+                    f"tickets    {name:<22} p50 {percentile(latencies, 0.5):7.1f} ms  "
+                    f"p99 {percentile(latencies, 0.99):7.1f} ms  {rate:7.1f} req/s"
+                )
+            updated = [f"TKT-{TICKET_COUNT + n:04d}" for n in range(1, 101)]
+            latencies, rate = await timed(
+                100,
+                lambda i: client.patch(
+                    f"/v1/tickets/{updated[i]}",
+                    json={"priority": "HIGH"},
+                    headers={**staff, "If-Match": '"1"'},
+                ),
+            )
+            lines.append(
+                f"tickets    {'update (PATCH)':<22} p50 {percentile(latencies, 0.5):7.1f} ms  "
+                f"p99 {percentile(latencies, 0.99):7.1f} ms  {rate:7.1f} req/s"
+            )
+        return lines
+
+    lines = asyncio.run(run())
+    print()
+    print("\n".join(lines))
+    assert len(lines) == 8
