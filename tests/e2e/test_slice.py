@@ -110,7 +110,11 @@ async def test_one_trace_spans_the_http_request_and_the_events_it_caused(stack):
         settings.topic(topics.TICKETS),
         until=lambda records: any(json.loads(r.value)["ticket"]["title"] == subject for r in records),
     )
-    [created] = [r for r in ticket_events if json.loads(r.value)["ticket"]["title"] == subject]
+    [created] = [
+        r
+        for r in ticket_events
+        if json.loads(r.value)["ticket"]["title"] == subject and r.headers["ce_type"] == "ticket.created"
+    ]
     assert created.headers["traceparent"].split("-")[1] == trace_id, "the consumer continued the trace"
 
 
