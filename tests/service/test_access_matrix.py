@@ -172,6 +172,7 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Any]]] = {
         MANAGER_READ,
     ),
     ("GET", "/v1/organisations"): (call("GET", "/v1/organisations"), STAFF_ANY_TICKET),
+    ("GET", "/v1/activity"): (call("GET", "/v1/activity?actor=root&limit=5"), MANAGER_READ),
     ("PUT", "/v1/organisations/{organisation_id}"): (
         call("PUT", "/v1/organisations/{scratch}", lambda f: {"name": "O"}),
         ADMIN_WRITE,

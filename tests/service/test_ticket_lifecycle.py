@@ -352,7 +352,14 @@ async def test_list_filters_and_search(settings):
         ]
         refs = [(await client.post("/v1/tickets", json=spec, headers=agent)).json()["ref"] for spec in specs]
         mine = await client.get(f"/v1/tickets/{refs[1]}", headers=agent)
-        await patch(client, settings, refs[1], mine.json()["version"], assignee_ids=["alice"])
+        await patch(
+            client, settings, refs[1], mine.json()["version"], assignee_ids=["alice"], assignment_reason="VIP"
+        )
+        reassigned = (await client.get(f"/v1/tickets/{refs[1]}/activity", headers=agent)).json()["items"][-1]
+        manager = bearer(settings, Role.MANAGER, sub="mia")
+        log = (await client.get("/v1/activity?action=ticket.assigned", headers=manager)).json()["items"]
+        by_alice = (await client.get("/v1/activity?actor=alice&limit=2", headers=manager)).json()["items"]
+        future = (await client.get("/v1/activity?from=2999-01-01T00:00:00Z", headers=manager)).json()["items"]
 
         async def refs_of(query: str) -> list[str]:
             response = await client.get(f"/v1/tickets?{query}", headers=agent)
@@ -383,6 +390,11 @@ async def test_list_filters_and_search(settings):
         "combined": [refs[2]],
     }
     assert bad.status_code == 422
+    assert reassigned["action"] == "ticket.assigned" and reassigned["actor"] == "alice"
+    assert {"field": "assignment_reason", "before": None, "after": "VIP"} in reassigned["changes"]
+    assert [(entry["ref"], entry["action"]) for entry in log] == [(refs[1], "ticket.assigned")]
+    assert len(by_alice) == 2 and by_alice[0]["at"] >= by_alice[1]["at"], "newest first"
+    assert future == []
 
 
 async def test_magic_links_let_the_requester_follow_and_answer_one_ticket(settings):

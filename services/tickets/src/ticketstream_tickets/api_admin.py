@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from ticketstream.auth import AdminPrincipal, ManagerPrincipal, StaffPrincipal
 from ticketstream.contracts.models import Priority
 from ticketstream_tickets import canned, routing
-from ticketstream_tickets.api import rule_error
+from ticketstream_tickets.api import TicketStoreDep, rule_error
 from ticketstream_tickets.domain import DomainError
 from ticketstream_tickets.models import (
     AgentIn,
@@ -25,6 +25,8 @@ from ticketstream_tickets.models import (
     CannedResponseOut,
     CustomerOut,
     CustomerUpdate,
+    GlobalActivityEntry,
+    GlobalActivityList,
     OrganisationIn,
     OrganisationOut,
     RoutingRuleCreate,
@@ -324,3 +326,17 @@ async def put_organisation(
     except DomainError as error:
         raise rule_error(error) from error
     return OrganisationOut.model_validate({**document, "id": document["_id"]})
+
+
+@router.get("/activity", summary="Changes to every ticket, newest first (managers and admins)")
+async def activity_log(
+    store: TicketStoreDep,
+    _: ManagerPrincipal,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+    actor: Annotated[str | None, Query(max_length=100)] = None,
+    action: Annotated[str | None, Query(max_length=64, description="e.g. ticket.status_changed")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> GlobalActivityList:
+    entries = await store.activity_log(start=start, end=end, actor=actor, action=action, limit=limit)
+    return GlobalActivityList(items=[GlobalActivityEntry.model_validate(entry) for entry in entries])

@@ -178,6 +178,7 @@ class TicketPatch:
     assignee_ids: tuple[str, ...] | None = None
     assigned_team: str | None = None
     resolution_notes: str | None = None
+    assignment_reason: str | None = None
 
 
 UPDATABLE_FIELDS = ("title", "description", "priority", "type", "category", "tags", "resolution_notes")
@@ -220,8 +221,12 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
             actor=actor,
             now=now,
             previous_assignee_ids=current.assignee_ids,
+            reason=patch.assignment_reason,
         )
-        steps.append(Step(after, assigned, diff_fields(current, after, ("assignee_ids", "assigned_team"))))
+        changes = diff_fields(current, after, ("assignee_ids", "assigned_team"))
+        if patch.assignment_reason:
+            changes = (*changes, FieldChange("assignment_reason", None, patch.assignment_reason))
+        steps.append(Step(after, assigned, changes))
         current = after
     if patch.status is not None and patch.status is not current.status:
         steps.append(

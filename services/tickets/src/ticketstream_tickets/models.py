@@ -49,6 +49,9 @@ class UpdateTicketRequest(BaseModel):
     assignee_ids: list[str] | None = Field(None, max_length=20)
     assigned_team: str | None = Field(None, max_length=100)
     resolution_notes: str | None = Field(None, max_length=20_000)
+    assignment_reason: str | None = Field(
+        None, max_length=2_000, description="Why the assignees or team change (kept in the activity log)"
+    )
 
 
 class MessageRequest(BaseModel):
@@ -115,6 +118,15 @@ class ActivityEntry(BaseModel):
 
 class ActivityList(BaseModel):
     items: list[ActivityEntry]
+
+
+class GlobalActivityEntry(ActivityEntry):
+    ref: str
+    ticket_id: str
+
+
+class GlobalActivityList(BaseModel):
+    items: list[GlobalActivityEntry]
 
 
 # --- customer portal --------------------------------------------------------------------------

@@ -62,6 +62,7 @@ INDEXES: IndexPlan = {
         IndexModel([("message_id", ASCENDING)], sparse=True),
     ],
     ACTIVITY: [
+        IndexModel([("actor", ASCENDING), ("at", DESCENDING)]),
         IndexModel([("ticket_id", ASCENDING), ("sequence", ASCENDING)]),
         IndexModel([("at", DESCENDING)]),
     ],
@@ -576,6 +577,32 @@ class TicketStore:
     async def get(self, ref_or_id: str) -> TicketSnapshot | None:
         document = await self._database[TICKETS].find_one(_ref_query(ref_or_id))
         return _ticket_of(document) if document else None
+
+    async def activity_log(
+        self,
+        *,
+        start: datetime | None,
+        end: datetime | None,
+        actor: str | None,
+        action: str | None,
+        limit: int,
+    ) -> list[Document]:
+        """Every ticket's changes, newest first, narrowed by time, actor and action."""
+        query: dict[str, Any] = {}
+        conditions = _range("at", start, end)
+        if conditions:
+            query.update(conditions[0])
+        if actor:
+            query["actor"] = actor
+        if action:
+            query["action"] = action
+        return (
+            await self._database[ACTIVITY]
+            .find(query, {"_id": 0})
+            .sort("at", DESCENDING)
+            .limit(limit)
+            .to_list()
+        )
 
     async def activity(self, ticket_id: str) -> list[Document]:
         return (
