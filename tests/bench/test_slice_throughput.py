@@ -158,6 +158,7 @@ async def _assigned(consumer: AIOKafkaConsumer) -> bool:
     return bool(consumer.assignment())
 
 
+@pytest.mark.timeout(3600)
 def test_email_to_ticket_throughput(embedded_stack: DevStack, tmp_path: Path) -> None:
     database_port = free_port()
     baseline_database = start_embedded_database(
@@ -212,6 +213,7 @@ async def smtp_to_visible_latencies(stack: DevStack) -> list[float]:
     return sorted(latencies)
 
 
+@pytest.mark.timeout(1800)
 def test_email_to_visible_ticket_latency(embedded_stack: DevStack) -> None:
     latencies = asyncio.run(smtp_to_visible_latencies(embedded_stack))
     p50 = latencies[len(latencies) // 2]

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 
 from tests.helpers import bearer, prepare_topics, running, settings_from
 from ticketstream.auth import Role
@@ -102,12 +103,14 @@ def percentile(values: list[float], fraction: float) -> float:
     return values[min(int(len(values) * fraction), len(values) - 1)] * 1000
 
 
+@pytest.mark.timeout(3600)
 def test_agent_api_at_scale(infra_env) -> None:
     settings = settings_from(infra_env, Settings, log_level="WARNING")
 
     async def run() -> list[str]:
         await prepare_topics(settings)
         seed_rate = await seed(settings)
+        print(f"  seeded {TICKET_COUNT} tickets", flush=True)
         reads, transactions = await raw_database_rates(settings)
         lines = [
             f"seeded     {TICKET_COUNT} tickets at {seed_rate:,.0f} docs/s (insert_many)",
@@ -133,6 +136,7 @@ def test_agent_api_at_scale(infra_env) -> None:
             ]
             for name, count, action in cases:
                 latencies, rate = await timed(count, action)
+                print(f"  measured {name}", flush=True)
                 lines.append(
                     f"tickets    {name:<22} p50 {percentile(latencies, 0.5):7.1f} ms  "
                     f"p99 {percentile(latencies, 0.99):7.1f} ms  {rate:7.1f} req/s"
