@@ -22,7 +22,7 @@ import pytest
 from tests.helpers import bearer, prepare_topics, running, settings_from
 from ticketstream.auth import Role
 from ticketstream.contracts.models import Person, Priority, Source, TicketStatus
-from ticketstream.db import create_mongo_client, run_in_transaction
+from ticketstream.db import create_mongo_client, ensure_indexes, run_in_transaction
 from ticketstream_tickets import domain
 from ticketstream_tickets.app import create_app
 from ticketstream_tickets.settings import Settings
@@ -54,6 +54,8 @@ def seeded_ticket(number: int, now: datetime) -> dict[str, object]:
 async def seed(settings: Settings) -> float:
     client = create_mongo_client(settings)
     database = client[settings.database_name]
+    # The service's indexes exist before the data, as in a deployment that grew to this size.
+    await ensure_indexes(database, create_app(settings).state.platform.indexes)
     now = datetime.now(UTC)
     started = time.perf_counter()
     for first in range(1, TICKET_COUNT + 1, SEED_BATCH):
