@@ -132,14 +132,30 @@ class TicketFilter:
             conditions.append(
                 {"$or": [{"assignee_ids": viewer.user_id}, {"assigned_team": {"$in": list(viewer.teams)}}]}
             )
-        if not conditions:
-            return {}
-        return conditions[0] if len(conditions) == 1 else {"$and": conditions}
+        return _combined(conditions)
+
+
+def _combined(conditions: list[dict[str, Any]]) -> dict[str, Any]:
+    """AND the conditions as one flat document where their fields differ.
+
+    A flat query lets the database use the number index for the page window; wrapping the
+    conditions in `$and` made the embedded server scan every ticket. Only conditions on the same
+    field (two `$or`s) are kept apart under `$and`.
+    """
+    flat: dict[str, Any] = {}
+    clashing: list[dict[str, Any]] = []
+    for condition in conditions:
+        if flat.keys() & condition.keys():
+            clashing.append(condition)
+        else:
+            flat.update(condition)
+    if clashing:
+        flat["$and"] = clashing
+    return flat
 
 
 def _in_window(query: dict[str, Any], lower: int, upper: int) -> dict[str, Any]:
-    window = {"number": {"$gte": lower, "$lt": upper}}
-    return {"$and": [query, window]} if query else window
+    return _combined([query, {"number": {"$gte": lower, "$lt": upper}}])
 
 
 def _range(field: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
