@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from ticketstream.auth import AdminPrincipal, ManagerPrincipal, StaffPrincipal
 from ticketstream.contracts.models import Priority
 from ticketstream_tickets import canned, routing
-from ticketstream_tickets.api import TicketStoreDep, rule_error
+from ticketstream_tickets.api import CannedStoreDep, TicketStoreDep, rule_error
 from ticketstream_tickets.domain import DomainError
 from ticketstream_tickets.models import (
     AgentIn,
@@ -35,7 +35,7 @@ from ticketstream_tickets.models import (
     TeamIn,
     TeamOut,
 )
-from ticketstream_tickets.store_canned import CannedNotFoundError, CannedStore
+from ticketstream_tickets.store_canned import CannedNotFoundError
 from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_directory import AGENTS, TEAMS, DirectoryStore
 from ticketstream_tickets.store_routing import RoutingStore, RuleNotFoundError
@@ -189,14 +189,6 @@ async def delete_agent(agent_id: str, store: DirectoryStoreDep, _: AdminPrincipa
 
 def routing_handle(value: str) -> bool:
     return routing.HANDLE_PATTERN.fullmatch(value) is not None
-
-
-def get_canned_store(request: Request) -> CannedStore:
-    store: CannedStore = request.app.state.canned_store
-    return store
-
-
-CannedStoreDep = Annotated[CannedStore, Depends(get_canned_store)]
 
 
 def _canned_out(document: dict[str, object]) -> CannedResponseOut:
