@@ -302,3 +302,52 @@ async def test_customers_join_organisations_by_domain_never_by_free_mail_and_cc_
         until=lambda r: sum(x.headers["ce_type"] == "directory.customer" for x in r) >= 5,
     )
     assert {json.loads(r.value)["email"] for r in customer_events} >= {"pat@acme.example", "joe@gmail.com"}
+
+
+async def test_organisation_grant_lets_a_customer_follow_colleagues_tickets_only_when_granted(settings):
+    await prepare_topics(settings)
+    admin = bearer(settings, Role.ADMIN, sub="root")
+    sam = bearer(settings, Role.CUSTOMER, sub="sam", email="sam@acme.example")
+    async with running(create_app(settings)) as client:
+        await client.put(
+            "/v1/organisations/acme", json={"name": "Acme", "domains": ["acme.example"]}, headers=admin
+        )
+        refs = {}
+        for requester in ("pat@acme.example", "sam@acme.example", "lou@elsewhere.example"):
+            created = await client.post(
+                "/v1/tickets",
+                json={"title": f"From {requester}", "requester": {"email": requester}},
+                headers=admin,
+            )
+            refs[requester] = created.json()["ref"]
+
+        async def portal_refs() -> list[str]:
+            listed = await client.get("/v1/portal/tickets", headers=sam)
+            return sorted(item["ref"] for item in listed.json()["items"])
+
+        before_grant = await portal_refs()
+        colleague_before = await client.get(f"/v1/portal/tickets/{refs['pat@acme.example']}", headers=sam)
+        sam_id = (await client.get("/v1/customers?email=sam@acme.example", headers=admin)).json()[0]["id"]
+        lou_id = (await client.get("/v1/customers?email=lou@elsewhere.example", headers=admin)).json()[0][
+            "id"
+        ]
+        granted = await client.patch(
+            f"/v1/customers/{sam_id}", json={"sees_organisation_tickets": True}, headers=admin
+        )
+        no_organisation = await client.patch(
+            f"/v1/customers/{lou_id}", json={"sees_organisation_tickets": True}, headers=admin
+        )
+        after_grant = await portal_refs()
+        colleague_after = await client.get(f"/v1/portal/tickets/{refs['pat@acme.example']}", headers=sam)
+        reply = await client.post(
+            f"/v1/portal/tickets/{refs['pat@acme.example']}/replies", json={"body": "Same here"}, headers=sam
+        )
+        outsider = await client.get(f"/v1/portal/tickets/{refs['lou@elsewhere.example']}", headers=sam)
+    assert before_grant == [refs["sam@acme.example"]]
+    assert colleague_before.status_code == 404
+    assert granted.status_code == 200 and granted.json()["sees_organisation_tickets"] is True
+    assert no_organisation.status_code == 422
+    assert after_grant == sorted([refs["pat@acme.example"], refs["sam@acme.example"]])
+    assert colleague_after.status_code == 200
+    assert reply.status_code == 201 and reply.json()["body_text"] == "Same here"
+    assert outsider.status_code == 404

@@ -676,25 +676,41 @@ def test_customer_with_the_requester_email_can_see() -> None:
     ticket = make_ticket()
     assert ticket.requester is not None
 
-    assert domain.customer_can_see(ticket.requester.email, ticket) is True
+    assert domain.customer_can_see(domain.CustomerViewer(ticket.requester.email), ticket) is True
 
 
 def test_customer_email_is_compared_lower_cased() -> None:
     ticket = make_ticket()
     assert ticket.requester is not None
 
-    assert domain.customer_can_see(ticket.requester.email.upper(), ticket) is True
+    assert domain.customer_can_see(domain.CustomerViewer(ticket.requester.email.upper()), ticket) is True
 
 
-@pytest.mark.parametrize("email", ["someone.else@example.test", "", None], ids=["other", "empty", "none"])
-def test_other_or_missing_customer_email_cannot_see(email: str | None) -> None:
-    assert domain.customer_can_see(email, make_ticket()) is False
+@pytest.mark.parametrize("email", ["someone.else@example.test", ""], ids=["other", "empty"])
+def test_other_or_missing_customer_email_cannot_see(email: str) -> None:
+    assert domain.customer_can_see(domain.CustomerViewer(email), make_ticket()) is False
 
 
 def test_nobody_sees_a_ticket_without_requester_as_customer() -> None:
     ticket = make_ticket().model_copy(update={"requester": None})
 
-    assert domain.customer_can_see(unique("casey") + "@example.test", ticket) is False
+    assert domain.customer_can_see(domain.CustomerViewer(unique("casey") + "@example.test"), ticket) is False
+
+
+def test_organisation_grant_shows_colleagues_tickets_of_that_organisation_only() -> None:
+    ticket = make_ticket().model_copy(update={"organisation_id": "org-acme"})
+    colleague = unique("colleague") + "@acme.example"
+
+    assert domain.customer_can_see(domain.CustomerViewer(colleague, organisation_id="org-acme"), ticket)
+    assert not domain.customer_can_see(domain.CustomerViewer(colleague), ticket)
+    assert not domain.customer_can_see(domain.CustomerViewer(colleague, organisation_id="org-other"), ticket)
+
+
+def test_organisation_grant_never_matches_tickets_without_organisation() -> None:
+    ticket = make_ticket().model_copy(update={"organisation_id": None})
+
+    viewer = domain.CustomerViewer(unique("casey") + "@example.test", organisation_id="org-acme")
+    assert domain.customer_can_see(viewer, ticket) is False
 
 
 def test_reopening_clears_the_resolution_and_its_notes() -> None:

@@ -178,5 +178,17 @@ def staff_can_see(viewer: StaffViewer, ticket: TicketSnapshot) -> bool:
     )
 
 
-def customer_can_see(email: str | None, ticket: TicketSnapshot) -> bool:
-    return bool(email) and ticket.requester is not None and ticket.requester.email == (email or "").lower()
+@dataclass(frozen=True)
+class CustomerViewer:
+    """A customer as far as visibility goes: their own tickets, and their organisation's when an
+    administrator granted it (a team lead at a client following colleagues' requests)."""
+
+    email: str
+    organisation_id: str | None = None
+
+
+def customer_can_see(viewer: CustomerViewer, ticket: TicketSnapshot) -> bool:
+    email = viewer.email.lower()
+    own = bool(email) and ticket.requester is not None and ticket.requester.email == email
+    shared = viewer.organisation_id is not None and ticket.organisation_id == viewer.organisation_id
+    return own or shared

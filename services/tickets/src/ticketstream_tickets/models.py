@@ -354,6 +354,7 @@ class CustomerOut(BaseModel):
     name: str | None = None
     organisation_id: str | None = None
     tier: str | None = None
+    sees_organisation_tickets: bool = False
     created_at: datetime
 
 
@@ -363,6 +364,9 @@ class CustomerUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     tier: str | None = Field(None, max_length=50)
     organisation_id: str | None = Field(None, max_length=64)
+    sees_organisation_tickets: bool | None = Field(
+        None, description="In the portal, also see (and answer) every ticket of the customer's organisation"
+    )
 
 
 class MagicLink(BaseModel):

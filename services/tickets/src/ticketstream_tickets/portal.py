@@ -31,6 +31,7 @@ from ticketstream_tickets.models import (
     PortalTicketView,
 )
 from ticketstream_tickets.store import TicketFilter, TicketStore
+from ticketstream_tickets.store_customers import CustomerStore
 
 router = APIRouter(prefix="/v1/portal/tickets", tags=["customer portal"])
 
@@ -45,6 +46,14 @@ def require_customer(principal: CurrentPrincipal) -> Principal:
 
 
 CustomerPrincipal = Annotated[Principal, Depends(require_customer)]
+
+
+async def customer_viewer(request: Request, principal: CustomerPrincipal) -> domain.CustomerViewer:
+    customers: CustomerStore = request.app.state.customer_store
+    return await customers.viewer_for(principal.email or "")
+
+
+CustomerViewerDep = Annotated[domain.CustomerViewer, Depends(customer_viewer)]
 
 
 def portal_ticket(ticket: TicketSnapshot) -> PortalTicketView:
@@ -64,22 +73,22 @@ def portal_message(interaction: InteractionSummary) -> PortalInteractionView:
     )
 
 
-async def own_ticket(ref: str, store: TicketStore, principal: Principal) -> TicketSnapshot:
+async def own_ticket(ref: str, store: TicketStore, viewer: domain.CustomerViewer) -> TicketSnapshot:
     ticket = await store.get(ref)
-    if ticket is None or not domain.customer_can_see(principal.email, ticket):
+    if ticket is None or not domain.customer_can_see(viewer, ticket):
         raise not_found(ref)
     return ticket
 
 
-@router.get("", summary="The caller's own tickets, newest first")
+@router.get("", summary="The caller's own tickets (and their organisation's, if granted), newest first")
 async def list_own_tickets(
     store: TicketStoreDep,
-    principal: CustomerPrincipal,
+    viewer: CustomerViewerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,
 ) -> PortalTicketList:
     page = await store.list(
-        TicketFilter(requester_email=(principal.email or "").lower()),
+        TicketFilter(customer=viewer),
         limit=limit,
         cursor=int(cursor) if cursor else None,
     )
@@ -89,8 +98,8 @@ async def list_own_tickets(
 
 
 @router.get("/{ref}", summary="One of the caller's tickets with its messages")
-async def get_own_ticket(ref: str, store: TicketStoreDep, principal: CustomerPrincipal) -> PortalTicketDetail:
-    ticket = await own_ticket(ref, store, principal)
+async def get_own_ticket(ref: str, store: TicketStoreDep, viewer: CustomerViewerDep) -> PortalTicketDetail:
+    ticket = await own_ticket(ref, store, viewer)
     interactions = await store.interactions(ticket.id, customer_visible_only=True)
     return PortalTicketDetail(
         **portal_ticket(ticket).model_dump(), messages=[portal_message(item) for item in interactions]
@@ -101,9 +110,13 @@ async def get_own_ticket(ref: str, store: TicketStoreDep, principal: CustomerPri
     "/{ref}/replies", status_code=status.HTTP_201_CREATED, summary="Reply on one of the caller's tickets"
 )
 async def reply_on_own_ticket(
-    ref: str, body: MessageRequest, store: TicketStoreDep, principal: CustomerPrincipal
+    ref: str,
+    body: MessageRequest,
+    store: TicketStoreDep,
+    principal: CustomerPrincipal,
+    viewer: CustomerViewerDep,
 ) -> PortalInteractionView:
-    await own_ticket(ref, store, principal)
+    await own_ticket(ref, store, viewer)
     try:
         _, interaction = await store.add_customer_message(
             ref,
@@ -129,7 +142,7 @@ async def granted_ticket(
     except InvalidTokenError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this link is not valid or has expired") from error
     ticket = await store.get(grant.ref)
-    if ticket is None or not domain.customer_can_see(grant.email, ticket):
+    if ticket is None or not domain.customer_can_see(domain.CustomerViewer(email=grant.email), ticket):
         raise HTTPException(status.HTTP_404_NOT_FOUND, "this link is not valid or has expired")
     return ticket, grant
 

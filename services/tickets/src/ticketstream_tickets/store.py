@@ -88,7 +88,7 @@ class TicketFilter:
     tag: str | None = None
     category: str | None = None
     customer_id: str | None = None
-    requester_email: str | None = None
+    customer: domain.CustomerViewer | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
     updated_from: datetime | None = None
@@ -110,7 +110,6 @@ class TicketFilter:
             "tags": self.tag,
             "category": self.category,
             "customer_id": self.customer_id,
-            "requester.email": self.requester_email,
             "archived": self.archived,
         }
         conditions: list[dict[str, Any]] = [
@@ -127,12 +126,21 @@ class TicketFilter:
             conditions.append(
                 {"$or": [{"title": pattern}, {"description": pattern}, {"ref": self.text.upper()}]}
             )
+        conditions += _customer_scope(self.customer)
         viewer = self.visible_to
         if viewer is not None and not viewer.sees_everything:
             conditions.append(
                 {"$or": [{"assignee_ids": viewer.user_id}, {"assigned_team": {"$in": list(viewer.teams)}}]}
             )
         return _combined(conditions)
+
+
+def _customer_scope(customer: domain.CustomerViewer | None) -> list[dict[str, Any]]:
+    if customer is None:
+        return []
+    if customer.organisation_id is None:
+        return [{"requester.email": customer.email}]
+    return [{"$or": [{"requester.email": customer.email}, {"organisation_id": customer.organisation_id}]}]
 
 
 def _combined(conditions: list[dict[str, Any]]) -> dict[str, Any]:

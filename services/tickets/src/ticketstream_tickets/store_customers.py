@@ -20,7 +20,7 @@ from ticketstream.contracts.events import DirectoryCustomer
 from ticketstream.contracts.models import Person
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.outbox import enqueue
-from ticketstream_tickets.domain import DomainError
+from ticketstream_tickets.domain import CustomerViewer, DomainError
 
 CUSTOMERS = "customers"
 ORGANISATIONS = "organisations"
@@ -79,6 +79,14 @@ class CustomerStore:
         await self._publish(session, customer, now=now)
         return customer
 
+    async def viewer_for(self, email: str) -> CustomerViewer:
+        """What a signed-in customer may see: their organisation's tickets only when granted."""
+        customer = await self._database[CUSTOMERS].find_one({"email": email.lower()})
+        granted = customer is not None and customer.get("sees_organisation_tickets", False)
+        return CustomerViewer(
+            email=email.lower(), organisation_id=customer.get("organisation_id") if granted else None
+        )
+
     async def _publish(self, session: Session, customer: Document, *, now: datetime) -> None:
         event = _customer_event(customer, now=now)
         await enqueue(self._database, session, encode_event(event, service="tickets", key=event.id))
@@ -104,6 +112,10 @@ class CustomerStore:
         organisation_id = changes.get("organisation_id")
         if organisation_id is not None and await self.get_organisation(organisation_id) is None:
             raise DomainError(f"no organisation {organisation_id}")
+        if changes.get("sees_organisation_tickets"):
+            current = await self.get_customer(customer_id)
+            if current is not None and not (organisation_id or current.get("organisation_id")):
+                raise DomainError("a customer without an organisation cannot be granted its tickets")
 
         async def work(session: Session) -> Document | None:
             customer = await self._database[CUSTOMERS].find_one_and_update(
