@@ -82,10 +82,9 @@ class CustomerStore:
     async def viewer_for(self, email: str) -> CustomerViewer:
         """What a signed-in customer may see: their organisation's tickets only when granted."""
         customer = await self._database[CUSTOMERS].find_one({"email": email.lower()})
-        granted = customer is not None and customer.get("sees_organisation_tickets", False)
-        return CustomerViewer(
-            email=email.lower(), organisation_id=customer.get("organisation_id") if granted else None
-        )
+        if customer is None or not customer.get("sees_organisation_tickets", False):
+            return CustomerViewer(email=email.lower())
+        return CustomerViewer(email=email.lower(), organisation_id=customer.get("organisation_id"))
 
     async def _publish(self, session: Session, customer: Document, *, now: datetime) -> None:
         event = _customer_event(customer, now=now)
