@@ -18,6 +18,7 @@ from ticketstream.contracts.events import (
     TicketUpdated,
 )
 from ticketstream.contracts.models import (
+    Csat,
     InteractionType,
     Person,
     Priority,
@@ -754,3 +755,25 @@ def test_sla_stamp_prefers_the_resolution_due_date_and_keeps_the_first_breach() 
         ticket.version + 2,
         ticket.version + 3,
     ]
+
+
+def test_csat_is_recorded_with_its_event_and_the_same_answer_again_changes_nothing() -> None:
+    ticket = make_ticket()
+    answer = Csat(score=3, comment="Took a while")
+
+    [step] = lifecycle.csat_recorded(ticket, answer, actor="kim@example.test", now=NOW)
+
+    assert step.ticket.csat == answer and step.ticket.version == ticket.version + 1
+    assert step.event.event_type == "ticket.csat_recorded" and step.event.sequence == step.ticket.version
+    assert step.changes == (FieldChange("csat", None, {"score": 3, "comment": "Took a while"}),)
+    assert lifecycle.csat_recorded(step.ticket, answer, actor="kim@example.test", now=NOW) == []
+
+
+def test_csat_form_is_one_staff_only_form_per_ticket() -> None:
+    ticket = make_ticket()
+    first = lifecycle.csat_form(ticket.id, Csat(score=1), submitted_by=ticket.requester, submitted_at=NOW)
+    second = lifecycle.csat_form(ticket.id, Csat(score=5, comment="ok"), submitted_by=None, submitted_at=NOW)
+
+    assert first.id == second.id
+    assert first.type is InteractionType.FORM_SUBMISSION and first.customer_visible is False
+    assert first.body_text == "Satisfaction survey: 1/5"

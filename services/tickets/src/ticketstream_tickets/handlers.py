@@ -10,7 +10,12 @@ from faststream.kafka.annotations import KafkaMessage
 
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
-from ticketstream.contracts.events import InboundMessageReceived, SlaBreached, SlaClockStarted
+from ticketstream.contracts.events import (
+    InboundCsatSubmitted,
+    InboundMessageReceived,
+    SlaBreached,
+    SlaClockStarted,
+)
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import TicketStore
 
@@ -23,7 +28,10 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
     @router.subscriber(
         settings.topic(topics.INBOUND),
         title="tickets/inbound",
-        description="Inbound messages become tickets or interactions of their thread's ticket.",
+        description=(
+            "Inbound messages become tickets or interactions of their thread's ticket; "
+            "satisfaction answers are recorded on their ticket."
+        ),
         **consumer_options(settings),
     )
     async def on_inbound(message: KafkaMessage) -> None:
@@ -32,6 +40,8 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
             ticket = await store.apply_inbound_message(envelope, envelope.data, now=datetime.now(UTC))
             if ticket is not None:
                 log.info("inbound %s applied to %s", envelope.data.message_id, ticket.ref)
+        elif isinstance(envelope.data, InboundCsatSubmitted):
+            await store.record_csat(envelope, envelope.data, now=datetime.now(UTC))
 
     @router.subscriber(
         settings.topic(topics.SLA),

@@ -13,12 +13,14 @@ from typing import Any, TypeVar
 from ticketstream.contracts.events import (
     InteractionSummary,
     TicketAssigned,
+    TicketCsatRecorded,
     TicketEvent,
     TicketInteractionAdded,
     TicketStatusChanged,
     TicketUpdated,
 )
 from ticketstream.contracts.models import (
+    Csat,
     InteractionType,
     Person,
     Priority,
@@ -385,3 +387,32 @@ def sla_stamp(
         changed_fields=sorted(update),
     )
     return [Step(after, event, diff_fields(ticket, after, sorted(update)))]
+
+
+def csat_form(
+    ticket_id: str, csat: Csat, *, submitted_by: Person | None, submitted_at: datetime
+) -> InteractionSummary:
+    """The survey answer as a staff-only FORM_SUBMISSION; one per ticket, so its id is derived."""
+    comment = f"\n{csat.comment}" if csat.comment else ""
+    return InteractionSummary(
+        id=f"csat-{ticket_id}",
+        type=InteractionType.FORM_SUBMISSION,
+        customer_visible=False,
+        author=submitted_by,
+        body_text=f"Satisfaction survey: {csat.score}/5{comment}",
+        created_at=submitted_at,
+    )
+
+
+def csat_recorded(ticket: TicketSnapshot, csat: Csat, *, actor: str, now: datetime) -> list[Step]:
+    """Record (or update: a customer may change their answer) the ticket's satisfaction score."""
+    if ticket.csat == csat:
+        return []
+    after = touch(ticket.model_copy(update={"csat": csat}), now=now)
+    event = versioned(TicketCsatRecorded, after, actor=actor, now=now, csat=csat)
+    change = FieldChange(
+        "csat",
+        ticket.csat.model_dump() if ticket.csat else None,
+        csat.model_dump(),
+    )
+    return [Step(after, event, (change,))]

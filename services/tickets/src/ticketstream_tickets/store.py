@@ -6,6 +6,7 @@ inbox claim), so state and events can never disagree.
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import (
+    InboundCsatSubmitted,
     InboundMessageReceived,
     InteractionSummary,
     SlaBreached,
@@ -43,6 +45,8 @@ INTERACTIONS = "interactions"
 ACTIVITY = "activity"
 COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
+log = logging.getLogger(__name__)
+
 CONSUMER = "tickets"
 MIN_PAGE_WINDOW = 256
 MAX_REFERENCES = 20
@@ -219,6 +223,13 @@ def _ticket_of(document: Document) -> TicketSnapshot:
     return TicketSnapshot.model_validate({"id": document["_id"], **fields})
 
 
+def _interaction_document(ticket_id: str, interaction: InteractionSummary) -> Document:
+    document = interaction.model_dump(mode="python")
+    document["_id"] = document.pop("id")
+    document["ticket_id"] = ticket_id
+    return document
+
+
 def _interaction_of(document: Document) -> InteractionSummary:
     fields = {key: value for key, value in document.items() if key not in {"_id", "ticket_id"}}
     return InteractionSummary.model_validate({"id": document["_id"], **fields})
@@ -322,6 +333,36 @@ class TicketStore:
                 breached_at=event.occurred_at if isinstance(event, SlaBreached) else None,
             )
             return await self._commit_steps(session, ticket, steps, actor=lifecycle.SLA_ACTOR)
+
+        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
+        if ticket is not None:
+            self._on_commit()
+        return ticket
+
+    async def record_csat(
+        self, envelope: Envelope, event: InboundCsatSubmitted, *, now: datetime
+    ) -> TicketSnapshot | None:
+        """A satisfaction answer: the ticket's csat and one staff-only FORM_SUBMISSION, both
+        replaced by a later answer (never a second record); an older answer arriving late is ignored."""
+
+        async def work(session: Session) -> TicketSnapshot | None:
+            document = await self._database[TICKETS].find_one({"_id": event.ticket_id}, session=session)
+            if document is None:
+                log.warning("CSAT for unknown ticket %s (%s) ignored", event.ref, event.ticket_id)
+                return None
+            ticket = _ticket_of(document)
+            form = lifecycle.csat_form(
+                ticket.id, event.csat, submitted_by=ticket.requester, submitted_at=event.submitted_at
+            )
+            earlier = await self._database[INTERACTIONS].find_one({"_id": form.id}, session=session)
+            if earlier is not None and earlier["created_at"] > event.submitted_at:
+                return None
+            await self._database[INTERACTIONS].replace_one(
+                {"_id": form.id}, _interaction_document(ticket.id, form), upsert=True, session=session
+            )
+            actor = ticket.requester.email if ticket.requester else "customer"
+            steps = lifecycle.csat_recorded(ticket, event.csat, actor=actor, now=now)
+            return await self._commit_steps(session, ticket, steps, actor=actor)
 
         ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
         if ticket is not None:
@@ -577,10 +618,9 @@ class TicketStore:
     async def _insert_interaction(
         self, session: Session, ticket_id: str, interaction: InteractionSummary
     ) -> None:
-        document = interaction.model_dump(mode="python")
-        document["_id"] = document.pop("id")
-        document["ticket_id"] = ticket_id
-        await self._database[INTERACTIONS].insert_one(document, session=session)
+        await self._database[INTERACTIONS].insert_one(
+            _interaction_document(ticket_id, interaction), session=session
+        )
 
     async def _save(self, session: Session, ticket: TicketSnapshot, *, expected_version: int) -> None:
         result = await self._database[TICKETS].replace_one(
