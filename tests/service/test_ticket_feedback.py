@@ -19,7 +19,7 @@ from tests.helpers import (
 )
 from ticketstream.auth import Role
 from ticketstream.contracts import topics
-from ticketstream.contracts.events import InboundCsatSubmitted
+from ticketstream.contracts.events import InboundBounceReceived, InboundCsatSubmitted, NotifyDelivered
 from ticketstream.contracts.models import Csat
 from ticketstream_tickets.app import create_app
 from ticketstream_tickets.settings import Settings
@@ -106,3 +106,84 @@ async def test_csat_for_an_unknown_ticket_changes_nothing_and_consumption_goes_o
         ghost_lookup = await client.get("/v1/tickets/TKT-9999", headers=agent)
     assert known["csat"] == {"score": 4, "comment": None}
     assert ghost_lookup.status_code == 404
+
+
+async def test_delivery_reports_and_bounces_update_the_reply_and_tell_the_agent(settings):
+    await prepare_topics(settings)
+    agent = bearer(settings)
+    async with running(create_app(settings)) as client:
+        ticket = (
+            await client.post(
+                "/v1/tickets",
+                json={"title": "Refund", "requester": {"email": "kim@example.com"}},
+                headers=agent,
+            )
+        ).json()
+        reply = (
+            await client.post(
+                f"/v1/tickets/{ticket['ref']}/replies", json={"body": "Refunded."}, headers=agent
+            )
+        ).json()["interaction"]
+        now = datetime.now(UTC)
+        sent = NotifyDelivered(
+            notification_id="mail-1",
+            ticket_id=ticket["id"],
+            ref=ticket["ref"],
+            channel="email",
+            recipient="kim@example.com",
+            message_id=reply["message_id"],
+            occurred_at=now,
+        )
+        await publish_events(settings, [sent])
+
+        async def reply_with(status: str):
+            items = (await client.get(f"/v1/tickets/{ticket['ref']}/interactions", headers=agent)).json()[
+                "items"
+            ]
+            [current] = [item for item in items if item["id"] == reply["id"]]
+            return items if current["delivery_status"] == status else None
+
+        await eventually(lambda: reply_with("sent"))
+        bounce = InboundBounceReceived(
+            inbound_id="bounce-1",
+            bounced_address="kim@example.com",
+            original_message_id=reply["message_id"],
+            diagnostic="550 5.1.1 mailbox unknown",
+            received_at=now,
+        )
+        late_acceptance = sent.model_copy(update={"notification_id": "mail-1-again"})
+        await publish_events(settings, [bounce, bounce], event_ids=["bounce-1", "bounce-1"])
+        items = await eventually(lambda: reply_with("bounced"))
+        second = (
+            await client.post(f"/v1/tickets/{ticket['ref']}/replies", json={"body": "Also..."}, headers=agent)
+        ).json()["interaction"]
+        # Same topic and key as the late report, so once the second reply shows "sent" the late
+        # report before it has been handled too.
+        second_sent = sent.model_copy(
+            update={"notification_id": "mail-2", "message_id": second["message_id"]}
+        )
+        await publish_events(settings, [late_acceptance, second_sent])
+
+        async def second_reply_sent():
+            items = (await client.get(f"/v1/tickets/{ticket['ref']}/interactions", headers=agent)).json()[
+                "items"
+            ]
+            return (
+                items
+                if any(i["id"] == second["id"] and i["delivery_status"] == "sent" for i in items)
+                else None
+            )
+
+        after_late = await eventually(second_reply_sent)
+        customer = bearer(settings, Role.CUSTOMER, sub="kim", email="kim@example.com")
+        portal = (await client.get(f"/v1/portal/tickets/{ticket['ref']}", headers=customer)).json()
+    assert reply["delivery_status"] == "sending"
+    [bounced] = [item for item in items if item["id"] == reply["id"]]
+    assert bounced["delivery_detail"] == "550 5.1.1 mailbox unknown"
+    notes = [item for item in items if item["type"] == "SYSTEM"]
+    assert len(notes) == 1 and notes[0]["customer_visible"] is False
+    assert notes[0]["body_text"] == (
+        f'The email "[{ticket["ref"]}] Refund" to kim@example.com bounced: 550 5.1.1 mailbox unknown.'
+    )
+    assert [item["delivery_status"] for item in after_late if item["id"] == reply["id"]] == ["bounced"]
+    assert all(message["type"] != "SYSTEM" for message in portal["messages"])

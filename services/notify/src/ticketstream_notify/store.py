@@ -151,6 +151,7 @@ class NotifyStore:
             ref=mail.ref,
             channel="email",
             recipient=mail.to,
+            message_id=mail.message_id,
             occurred_at=now,
             error=error,
             permanent=True,

@@ -11,11 +11,17 @@ from faststream.kafka.annotations import KafkaMessage
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
 from ticketstream.contracts.events import (
+    Event,
+    InboundBounceReceived,
     InboundCsatSubmitted,
     InboundMessageReceived,
+    NotifyDelivered,
+    NotifyFailed,
     SlaBreached,
     SlaClockStarted,
 )
+from ticketstream.contracts.models import DeliveryStatus
+from ticketstream_tickets.delivery import DeliveryReport
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import TicketStore
 
@@ -30,7 +36,7 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
         title="tickets/inbound",
         description=(
             "Inbound messages become tickets or interactions of their thread's ticket; "
-            "satisfaction answers are recorded on their ticket."
+            "satisfaction answers and bounces are recorded on their ticket."
         ),
         **consumer_options(settings),
     )
@@ -42,6 +48,8 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
                 log.info("inbound %s applied to %s", envelope.data.message_id, ticket.ref)
         elif isinstance(envelope.data, InboundCsatSubmitted):
             await store.record_csat(envelope, envelope.data, now=datetime.now(UTC))
+        elif report := delivery_report(envelope.data):
+            await store.record_delivery(envelope, report, now=datetime.now(UTC))
 
     @router.subscriber(
         settings.topic(topics.SLA),
@@ -54,4 +62,36 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
         if isinstance(envelope.data, SlaClockStarted | SlaBreached):
             await store.apply_sla_event(envelope, envelope.data, now=datetime.now(UTC))
 
+    @router.subscriber(
+        settings.topic(topics.NOTIFY),
+        title="tickets/notify",
+        description="Delivery reports of outbound emails update their interactions' delivery status.",
+        **consumer_options(settings),
+    )
+    async def on_notify_event(message: KafkaMessage) -> None:
+        envelope = parse_event(message.headers, message.body)
+        if report := delivery_report(envelope.data):
+            await store.record_delivery(envelope, report, now=datetime.now(UTC))
+
     return router
+
+
+def delivery_report(event: Event) -> DeliveryReport | None:
+    """What an event says about an email the system sent, if anything."""
+    if isinstance(event, InboundBounceReceived) and event.original_message_id:
+        permanence = "" if event.permanent else "temporary failure, "
+        return DeliveryReport(
+            message_id=event.original_message_id,
+            status=DeliveryStatus.BOUNCED,
+            recipient=event.bounced_address,
+            detail=f"{permanence}{event.diagnostic or 'no reason given'}",
+        )
+    if isinstance(event, NotifyDelivered | NotifyFailed) and event.channel == "email" and event.message_id:
+        failed = isinstance(event, NotifyFailed)
+        return DeliveryReport(
+            message_id=event.message_id,
+            status=DeliveryStatus.FAILED if failed else DeliveryStatus.SENT,
+            recipient=event.recipient,
+            detail=event.error if isinstance(event, NotifyFailed) else None,
+        )
+    return None

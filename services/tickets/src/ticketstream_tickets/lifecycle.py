@@ -21,6 +21,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import (
     Csat,
+    DeliveryStatus,
     InteractionType,
     Person,
     Priority,
@@ -237,7 +238,7 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
     return steps
 
 
-def _interaction_step(
+def interaction_step(
     ticket: TicketSnapshot,
     interaction: InteractionSummary,
     *,
@@ -295,10 +296,11 @@ def public_reply(
         in_reply_to=thread[-1] if thread else None,
         references=thread,
         recipients=[ticket.requester.email],
+        delivery_status=DeliveryStatus.SENDING,
         created_at=now,
     )
     first_response = {"first_response_at": now} if ticket.first_response_at is None else {}
-    steps = [_interaction_step(ticket, interaction, actor=author_id, now=now, update=first_response)]
+    steps = [interaction_step(ticket, interaction, actor=author_id, now=now, update=first_response)]
     if steps[-1].ticket.status is TicketStatus.OPEN:
         steps.append(status_step(steps[-1].ticket, TicketStatus.IN_PROGRESS, actor=author_id, now=now))
     return steps
@@ -322,14 +324,14 @@ def internal_note(
         mentions=mentions_in(body),
         created_at=now,
     )
-    return [_interaction_step(ticket, interaction, actor=author_id, now=now)]
+    return [interaction_step(ticket, interaction, actor=author_id, now=now)]
 
 
 def customer_message(
     ticket: TicketSnapshot, interaction: InteractionSummary, *, actor: str, now: datetime
 ) -> list[Step]:
     """A customer wrote on the ticket: a resolved or waiting ticket reopens."""
-    steps = [_interaction_step(ticket, interaction, actor=actor, now=now)]
+    steps = [interaction_step(ticket, interaction, actor=actor, now=now)]
     if ticket.status in REOPENED_BY_CUSTOMER:
         steps.append(status_step(steps[-1].ticket, TicketStatus.OPEN, actor=actor, now=now))
     return steps

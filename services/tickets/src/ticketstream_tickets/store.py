@@ -34,7 +34,7 @@ from ticketstream.contracts.models import Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
-from ticketstream_tickets import actions, domain, lifecycle
+from ticketstream_tickets import actions, delivery, domain, lifecycle
 from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_routing import RoutingStore
 
@@ -363,6 +363,38 @@ class TicketStore:
             actor = ticket.requester.email if ticket.requester else "customer"
             steps = lifecycle.csat_recorded(ticket, event.csat, actor=actor, now=now)
             return await self._commit_steps(session, ticket, steps, actor=actor)
+
+        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
+        if ticket is not None:
+            self._on_commit()
+        return ticket
+
+    async def record_delivery(
+        self, envelope: Envelope, report: delivery.DeliveryReport, *, now: datetime
+    ) -> TicketSnapshot | None:
+        """Update an outbound email's delivery status; an undeliverable one also gets a system
+        note on its ticket. Reports about mail the tickets service did not write are ignored."""
+
+        async def work(session: Session) -> TicketSnapshot | None:
+            document = await self._database[INTERACTIONS].find_one(
+                {"message_id": report.message_id}, session=session
+            )
+            if document is None:
+                return None
+            email = _interaction_of(document)
+            if not delivery.supersedes(report, email.delivery_status):
+                return None
+            await self._database[INTERACTIONS].update_one(
+                {"_id": email.id},
+                {"$set": {"delivery_status": report.status.value, "delivery_detail": report.detail}},
+                session=session,
+            )
+            ticket = await self._current(session, document["ticket_id"])
+            steps = delivery.undeliverable_steps(ticket, email, report, note_id=str(uuid.uuid4()), now=now)
+            if not steps:
+                return ticket
+            updated, _ = await self._commit_interaction(session, ticket, steps, actor=delivery.DELIVERY_ACTOR)
+            return updated
 
         ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
         if ticket is not None:

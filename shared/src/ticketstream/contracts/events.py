@@ -16,6 +16,7 @@ from ticketstream.contracts import topics
 from ticketstream.contracts.models import (
     Contract,
     Csat,
+    DeliveryStatus,
     InteractionType,
     Person,
     Priority,
@@ -144,6 +145,8 @@ class InteractionSummary(Contract):
     references: list[str] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list, description="To of an outbound email")
     mentions: list[str] = Field(default_factory=list, description="Staff @mentioned in a note")
+    delivery_status: DeliveryStatus | None = Field(None, description="Of an outbound email")
+    delivery_detail: str | None = Field(None, description="Why a delivery failed or bounced")
     created_at: datetime
 
 
@@ -243,12 +246,12 @@ class NotifyEvent(Event):
     ref: str | None = None
     channel: str = Field(description="email | in_app | webhook")
     recipient: str
+    message_id: str | None = Field(None, description="Message-ID of the email, for the email channel")
     occurred_at: datetime
 
 
 class NotifyDelivered(NotifyEvent):
     event_type: ClassVar[str] = "notify.delivered"
-    message_id: str | None = Field(None, description="Message-ID of a delivered email")
 
 
 class NotifyFailed(NotifyEvent):

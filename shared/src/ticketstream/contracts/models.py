@@ -65,6 +65,16 @@ CUSTOMER_VISIBLE_INTERACTIONS: frozenset[InteractionType] = frozenset(
 )
 
 
+class DeliveryStatus(StrEnum):
+    """How far an outbound email got: handed to notify, accepted by the mail relay, given up after
+    retries, or bounced back by the recipient's server."""
+
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+
+
 class Contract(BaseModel):
     """Base of every wire model: strict about unknown input, immutable once built."""
 
