@@ -19,6 +19,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import (
     Csat,
+    DeliveryStatus,
     InteractionType,
     Person,
     Priority,
@@ -468,6 +469,7 @@ def test_reply_is_an_outbound_email_in_the_ticket_thread() -> None:
         in_reply_to="<third@mail.example.test>",
         references=thread,
         recipients=[requester.email],
+        delivery_status=DeliveryStatus.SENDING,
         created_at=NOW,
     )
 
