@@ -177,6 +177,22 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Any]]] = {
         call("PUT", "/v1/organisations/{scratch}", lambda f: {"name": "O"}),
         ADMIN_WRITE,
     ),
+    ("GET", "/v1/categories"): (call("GET", "/v1/categories"), STAFF_ANY_TICKET),
+    ("PUT", "/v1/categories"): (
+        call("PUT", "/v1/categories", lambda f: {"values": ["Billing"], "restricted": False}),
+        ADMIN_WRITE,
+    ),
+    ("GET", "/v1/labels"): (call("GET", "/v1/labels"), STAFF_ANY_TICKET),
+    ("PUT", "/v1/labels"): (
+        call("PUT", "/v1/labels", lambda f: {"values": ["vip"], "restricted": False}),
+        ADMIN_WRITE,
+    ),
+    ("GET", "/v1/custom-fields"): (call("GET", "/v1/custom-fields"), STAFF_ANY_TICKET),
+    ("PUT", "/v1/custom-fields/{key}"): (
+        call("PUT", "/v1/custom-fields/{field_key}", lambda f: {"label": "L", "type": "text"}),
+        ADMIN_WRITE,
+    ),
+    ("DELETE", "/v1/custom-fields/{key}"): (call("DELETE", "/v1/custom-fields/{field_key}"), ADMIN_WRITE),
 }
 
 
@@ -238,6 +254,8 @@ async def fresh_fixture(client: httpx.AsyncClient, settings: Settings) -> dict[s
     )
     link = (await client.post(f"/v1/tickets/{first['ref']}/magic-link", headers=admin)).json()
     note = await client.post(f"/v1/tickets/{first['ref']}/notes", json={"body": "to split"}, headers=admin)
+    field_key = "f_" + uuid.uuid4().hex[:8]
+    await client.put(f"/v1/custom-fields/{field_key}", json={"label": "F", "type": "text"}, headers=admin)
     team_id, agent_id = unique("team"), unique("agent")
     await client.put(f"/v1/teams/{team_id}", json={"name": "T"}, headers=admin)
     await client.put(
@@ -253,6 +271,7 @@ async def fresh_fixture(client: httpx.AsyncClient, settings: Settings) -> dict[s
         "canned_id": canned_id,
         "rule_id": rule_id,
         "scratch": scratch,
+        "field_key": field_key,
         "token": link["token"],
     }
 

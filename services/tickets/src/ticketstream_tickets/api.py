@@ -173,21 +173,25 @@ async def create_ticket(
     requester = (
         Person(email=str(body.requester.email).lower(), name=body.requester.name) if body.requester else None
     )
-    ticket = await store.create_ticket(
-        domain.NewTicket(
-            title=body.title.strip(),
-            description=body.description,
-            source=Source.API,
-            requester=requester,
-            priority=body.priority,
-            type=body.type,
-            category=body.category,
-            tags=tuple(tag.strip().lower() for tag in body.tags if tag.strip()),
-            assigned_team=body.assigned_team,
-        ),
-        actor=principal.sub,
-        now=datetime.now(UTC),
-    )
+    try:
+        ticket = await store.create_ticket(
+            domain.NewTicket(
+                title=body.title.strip(),
+                description=body.description,
+                source=Source.API,
+                requester=requester,
+                priority=body.priority,
+                type=body.type,
+                category=body.category,
+                tags=tuple(tag.strip().lower() for tag in body.tags if tag.strip()),
+                assigned_team=body.assigned_team,
+                custom_fields=body.custom_fields,
+            ),
+            actor=principal.sub,
+            now=datetime.now(UTC),
+        )
+    except domain.DomainError as error:
+        raise rule_error(error) from error
     response.headers["ETag"] = etag(ticket)
     response.headers["Location"] = f"/v1/tickets/{ticket.ref}"
     return StaffTicketView.model_validate(ticket.model_dump())
@@ -229,7 +233,8 @@ async def update_ticket(
     if match is None:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, 'If-Match must be a ticket version such as "3"')
     patch = lifecycle.TicketPatch(
-        **body.model_dump(exclude_none=True, exclude={"tags", "assignee_ids"}),
+        **body.model_dump(exclude_none=True, exclude={"tags", "assignee_ids", "custom_fields"}),
+        custom_fields=body.custom_fields,
         tags=tuple(tag.strip().lower() for tag in body.tags if tag.strip())
         if body.tags is not None
         else None,

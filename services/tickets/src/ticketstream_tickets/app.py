@@ -10,6 +10,7 @@ from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream_tickets import (
     api,
     api_admin,
+    api_vocabulary,
     handlers,
     portal,
     store,
@@ -17,6 +18,7 @@ from ticketstream_tickets import (
     store_customers,
     store_directory,
     store_routing,
+    store_vocabulary,
 )
 from ticketstream_tickets.settings import Settings
 
@@ -37,6 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     customer_store = store_customers.CustomerStore(
         platform.mongo, platform.database, on_commit=platform.relay.poke
     )
+    vocabulary_store = store_vocabulary.VocabularyStore(platform.database)
     ticket_store = store.TicketStore(
         platform.mongo,
         platform.database,
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         support_address=settings.support_address,
         routing=routing_store,
         customers=customer_store,
+        vocabulary=vocabulary_store,
     )
     platform.broker.include_router(handlers.create_router(settings, ticket_store))
     declare_publications(platform.broker, settings, topics.TICKETS, topics.DIRECTORY)
@@ -52,11 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform,
         title="Ticketstream tickets",
         description="Ticket lifecycle, the agent API and the customer portal API.",
-        routers=[api.router, portal.router, portal.magic_router, api_admin.router],
+        routers=[api.router, portal.router, portal.magic_router, api_admin.router, api_vocabulary.router],
     )
     app.state.ticket_store = ticket_store
     app.state.routing_store = routing_store
     app.state.customer_store = customer_store
+    app.state.vocabulary_store = vocabulary_store
     app.state.canned_store = store_canned.CannedStore(platform.database)
     app.state.directory_store = store_directory.DirectoryStore(
         platform.mongo, platform.database, on_commit=platform.relay.poke

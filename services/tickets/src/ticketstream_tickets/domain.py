@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ticketstream.contracts.addressing import is_support_address
@@ -14,6 +14,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import (
     CUSTOMER_VISIBLE_INTERACTIONS,
+    CustomFieldValue,
     InteractionType,
     Person,
     Priority,
@@ -66,6 +67,7 @@ class NewTicket:
     assignee_ids: tuple[str, ...] = ()
     routed_by: str | None = None
     cc: tuple[Person, ...] = ()
+    custom_fields: Mapping[str, CustomFieldValue] = field(default_factory=dict)
 
 
 def cc_people(event: InboundMessageReceived, *, support_address: str) -> tuple[Person, ...]:
@@ -112,6 +114,7 @@ def open_ticket(
         source_email=requester.email if requester and request.source is Source.EMAIL else None,
         category=request.category,
         tags=sorted(set(request.tags)),
+        custom_fields=dict(request.custom_fields),
         requester=requester,
         customer_id=customer_id,
         organisation_id=organisation_id,

@@ -21,6 +21,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import (
     Csat,
+    CustomFieldValue,
     DeliveryStatus,
     InteractionType,
     Person,
@@ -182,6 +183,7 @@ class TicketPatch:
     assigned_team: str | None = None
     resolution_notes: str | None = None
     assignment_reason: str | None = None
+    custom_fields: Mapping[str, CustomFieldValue | None] | None = None  # a key set to None is cleared
 
 
 UPDATABLE_FIELDS = ("title", "description", "priority", "type", "category", "tags", "resolution_notes")
@@ -194,11 +196,13 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
         raise DomainError("resolution notes go with resolving the ticket (status RESOLVED)")
     steps: list[Step] = []
     current = ticket
-    updates = {
+    updates: dict[str, object] = {
         name: (sorted(set(value)) if name == "tags" else value)
         for name in UPDATABLE_FIELDS
         if (value := getattr(patch, name)) is not None and not (name == "resolution_notes" and resolving)
     }
+    if patch.custom_fields is not None:
+        updates["custom_fields"] = merged_custom_fields(current.custom_fields, patch.custom_fields)
     changed = {name: value for name, value in updates.items() if getattr(current, name) != value}
     if changed:
         after = touch(current.model_copy(update=changed), now=now)
@@ -236,6 +240,19 @@ def apply_patch(ticket: TicketSnapshot, patch: TicketPatch, *, actor: str, now: 
             status_step(current, patch.status, actor=actor, now=now, resolution_notes=patch.resolution_notes)
         )
     return steps
+
+
+def merged_custom_fields(
+    current: Mapping[str, CustomFieldValue], changes: Mapping[str, CustomFieldValue | None]
+) -> dict[str, CustomFieldValue]:
+    """A partial update of custom fields: keys set to None are cleared, the others replaced."""
+    result = dict(current)
+    for key, value in changes.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = value
+    return result
 
 
 def interaction_step(

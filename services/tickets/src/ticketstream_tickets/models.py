@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from ticketstream.contracts.events import InteractionSummary
-from ticketstream.contracts.models import Priority, TicketSnapshot, TicketStatus, TicketType
+from ticketstream.contracts.models import CustomFieldValue, Priority, TicketSnapshot, TicketStatus, TicketType
+from ticketstream_tickets.vocabulary import FieldType
 
 
 class RequesterIn(BaseModel):
@@ -32,6 +33,9 @@ class CreateTicketRequest(BaseModel):
     tags: list[str] = Field(default_factory=list, max_length=50)
     requester: RequesterIn | None = None
     assigned_team: str | None = Field(None, max_length=100)
+    custom_fields: dict[str, CustomFieldValue] = Field(
+        default_factory=dict, max_length=100, description="Values of defined custom fields, by key"
+    )
 
 
 class UpdateTicketRequest(BaseModel):
@@ -51,6 +55,9 @@ class UpdateTicketRequest(BaseModel):
     resolution_notes: str | None = Field(None, max_length=20_000)
     assignment_reason: str | None = Field(
         None, max_length=2_000, description="Why the assignees or team change (kept in the activity log)"
+    )
+    custom_fields: dict[str, CustomFieldValue | None] | None = Field(
+        None, max_length=100, description="Custom field values to set; null clears a field"
     )
 
 
@@ -373,3 +380,33 @@ class MagicLink(BaseModel):
     url: str = Field(description="GET shows the ticket; POST {url}/replies answers it")
     token: str
     expires_at: datetime
+
+
+class CustomFieldIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(min_length=1, max_length=100, description="What agents see")
+    type: FieldType
+    options: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=200, description="The choices of a select or multi_select field"
+    )
+    required_to_resolve: bool = Field(False, description="A ticket cannot be resolved while this is empty")
+
+
+class CustomFieldOut(CustomFieldIn):
+    key: str
+
+
+class ManagedListIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    values: list[Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]] = (
+        Field(max_length=1_000)
+    )
+    restricted: bool = Field(
+        False, description="Only these values are accepted; otherwise they are suggestions"
+    )
+
+
+class ManagedListOut(ManagedListIn):
+    pass

@@ -37,6 +37,7 @@ from ticketstream.outbox import enqueue
 from ticketstream_tickets import actions, delivery, domain, lifecycle
 from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_routing import RoutingStore
+from ticketstream_tickets.store_vocabulary import VocabularyStore
 
 T = TypeVar("T")
 
@@ -246,6 +247,7 @@ class TicketStore:
         support_address: str,
         routing: RoutingStore,
         customers: CustomerStore,
+        vocabulary: VocabularyStore,
     ):
         self._client = client
         self._database = database
@@ -253,6 +255,7 @@ class TicketStore:
         self._default_team = default_team
         self._routing = routing
         self._customers = customers
+        self._vocabulary = vocabulary
         self._support_address = support_address
 
     # --- writes ---------------------------------------------------------------------------
@@ -261,8 +264,9 @@ class TicketStore:
         """Create a ticket (with its ref) and publish ticket.created, in one transaction."""
 
         async def work(session: Session) -> TicketSnapshot:
-            ticket = await self._insert_ticket(session, request, actor=actor, now=now, route=True)
-            return ticket
+            vocabulary = await self._vocabulary.load(session)
+            checked = vocabulary.checked_request(request)
+            return await self._insert_ticket(session, checked, actor=actor, now=now, route=True)
 
         ticket = await run_in_transaction(self._client, work)
         self._on_commit()
@@ -414,7 +418,12 @@ class TicketStore:
 
         async def work(session: Session) -> TicketSnapshot:
             ticket = await self._current(session, ref_or_id, expected_version=expected_version)
-            steps = lifecycle.apply_patch(ticket, patch, actor=actor, now=now)
+            vocabulary = await self._vocabulary.load(session)
+            steps = lifecycle.apply_patch(
+                ticket, vocabulary.checked_patch(ticket, patch), actor=actor, now=now
+            )
+            if steps:
+                vocabulary.check_resolvable(ticket, steps[-1].ticket)
             return await self._commit_steps(session, ticket, steps, actor=actor)
 
         return await self._run(work)

@@ -75,6 +75,10 @@ class DeliveryStatus(StrEnum):
     BOUNCED = "bounced"
 
 
+# A custom field's value: text, number, yes/no, an ISO date (as text) or several choices.
+CustomFieldValue = str | int | float | bool | list[str]
+
+
 class Contract(BaseModel):
     """Base of every wire model: strict about unknown input, immutable once built."""
 
@@ -105,6 +109,9 @@ class TicketSnapshot(Contract):
     source_email: str | None = None
     category: str | None = None
     tags: list[str] = Field(default_factory=list)
+    custom_fields: dict[str, CustomFieldValue] = Field(
+        default_factory=dict, description="Values of the custom fields an administrator defined, by key"
+    )
     assignee_ids: list[str] = Field(default_factory=list)
     assigned_team: str | None = None
     requester: Person | None = None
