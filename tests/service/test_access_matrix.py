@@ -193,6 +193,12 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Any]]] = {
         ADMIN_WRITE,
     ),
     ("DELETE", "/v1/custom-fields/{key}"): (call("DELETE", "/v1/custom-fields/{field_key}"), ADMIN_WRITE),
+    ("GET", "/v1/api-keys"): (call("GET", "/v1/api-keys"), ADMIN_WRITE),
+    ("POST", "/v1/api-keys"): (
+        call("POST", "/v1/api-keys", lambda f: {"name": "k", "scopes": ["tickets:read"]}),
+        ADMIN_WRITE,
+    ),
+    ("DELETE", "/v1/api-keys/{key_id}"): (call("DELETE", "/v1/api-keys/{key_id}"), ADMIN_WRITE),
 }
 
 
@@ -254,6 +260,7 @@ async def fresh_fixture(client: httpx.AsyncClient, settings: Settings) -> dict[s
     )
     link = (await client.post(f"/v1/tickets/{first['ref']}/magic-link", headers=admin)).json()
     note = await client.post(f"/v1/tickets/{first['ref']}/notes", json={"body": "to split"}, headers=admin)
+    api_key = await client.post("/v1/api-keys", json={"name": "k", "scopes": ["tickets:read"]}, headers=admin)
     field_key = "f_" + uuid.uuid4().hex[:8]
     await client.put(f"/v1/custom-fields/{field_key}", json={"label": "F", "type": "text"}, headers=admin)
     team_id, agent_id = unique("team"), unique("agent")
@@ -272,6 +279,7 @@ async def fresh_fixture(client: httpx.AsyncClient, settings: Settings) -> dict[s
         "rule_id": rule_id,
         "scratch": scratch,
         "field_key": field_key,
+        "key_id": api_key.json()["id"],
         "token": link["token"],
     }
 

@@ -283,3 +283,22 @@ def test_principal_is_staff(role: Role, is_staff: bool) -> None:
 def test_role_names_are_the_documented_claims() -> None:
     assert [role.value for role in Role] == ["customer", "agent", "team_lead", "manager", "admin"]
     assert frozenset(Role) - STAFF_ROLES == {Role.CUSTOMER}
+
+
+def test_api_keys_parse_back_to_their_id_and_a_secret_matching_only_its_digest() -> None:
+    from ticketstream.auth import digest_matches, new_api_key, parse_api_key
+
+    key = new_api_key()
+    parsed = parse_api_key(key.presented)
+
+    assert parsed is not None and parsed[0] == key.key_id
+    assert digest_matches(parsed[1], key.secret_digest)
+    assert not digest_matches(parsed[1] + "x", key.secret_digest)
+    assert key.presented not in repr(key)
+
+
+@pytest.mark.parametrize("presented", ["tsk_", "tsk_abc", "tsk__secret", "sk_abc_secret", "eyJhbGciOi"])
+def test_malformed_api_keys_do_not_parse(presented: str) -> None:
+    from ticketstream.auth import parse_api_key
+
+    assert parse_api_key(presented) is None

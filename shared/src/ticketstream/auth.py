@@ -1,20 +1,28 @@
-"""JWT bearer authentication and roles (ARCHITECTURE §6).
+"""JWT bearer authentication, API keys and roles (ARCHITECTURE §6).
 
 Dev and test use HS256 tokens signed with TICKETSTREAM_JWT_SECRET (`ticketstream token` prints
 one); production verifies RS256 tokens against TICKETSTREAM_JWT_JWKS_URL.
+
+Integrations use API keys (`tsk_<id>_<secret>`, as a bearer token or in X-API-Key). A service that
+issues keys puts an `ApiKeyResolver` on `app.state.api_key_resolver`; only the secret's SHA-256 is
+stored. A key acts with the role and teams it was given and only within its scopes: a scope is a
+route's first OpenAPI tag plus read (GET/HEAD) or write, e.g. `tickets:read`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Protocol
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from jwt.types import Options
 from pydantic import BaseModel, Field, ValidationError
 
@@ -40,10 +48,15 @@ class Principal(BaseModel):
     email: str | None = None
     name: str | None = None
     teams: list[str] = Field(default_factory=list)
+    scopes: list[str] | None = Field(None, description="An API key's scopes; None for a person's token")
 
     @property
     def is_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    @property
+    def is_api_key(self) -> bool:
+        return self.scopes is not None
 
 
 class InvalidTokenError(Exception):
@@ -151,28 +164,95 @@ def verify_magic_link(settings: PlatformSettings, token: str) -> MagicLinkGrant:
     return MagicLinkGrant(ref=str(claims["ref"]), email=str(claims["sub"]).lower())
 
 
-_bearer = HTTPBearer(auto_error=False, description="JWT bearer token")
+# --- API keys ---------------------------------------------------------------------------------
+
+API_KEY_PREFIX = "tsk_"
 
 
-def get_principal(
+@dataclass(frozen=True)
+class NewApiKey:
+    key_id: str
+    secret_digest: str
+    presented: str = field(repr=False)  # shown to its creator once, never stored
+
+
+def new_api_key() -> NewApiKey:
+    key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+    return NewApiKey(key_id, api_key_digest(secret), f"{API_KEY_PREFIX}{key_id}_{secret}")
+
+
+def api_key_digest(secret: str) -> str:
+    # A random 256-bit secret needs no slow hash: nothing to brute-force from its digest.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def parse_api_key(presented: str) -> tuple[str, str] | None:
+    """(key id, secret) of a well-formed key, else None."""
+    if not presented.startswith(API_KEY_PREFIX):
+        return None
+    key_id, _, secret = presented.removeprefix(API_KEY_PREFIX).partition("_")
+    return (key_id, secret) if key_id and secret else None
+
+
+def digest_matches(secret: str, digest: str) -> bool:
+    return hmac.compare_digest(api_key_digest(secret), digest)
+
+
+class ApiKeyResolver(Protocol):
+    async def resolve(self, key_id: str, secret: str) -> Principal | None:
+        """The principal of a valid, unrevoked, unexpired key; None otherwise."""
+
+
+def required_scope(request: Request) -> str:
+    route = request.scope.get("route")
+    tags = getattr(route, "tags", None) or ["untagged"]
+    access = "read" if request.method in {"GET", "HEAD"} else "write"
+    return f"{str(tags[0]).replace(' ', '-')}:{access}"
+
+
+# --- FastAPI dependencies -----------------------------------------------------------------------
+
+_bearer = HTTPBearer(auto_error=False, description="JWT bearer token, or an API key (tsk_…)")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key (tsk_…)")
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, message, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
+    )
+
+
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key_header)],
 ) -> Principal:
-    if credentials is None:
+    presented = api_key or (credentials.credentials if credentials else None)
+    if presented is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
-            "a bearer token is required",
+            "a bearer token or an API key is required",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if presented.startswith(API_KEY_PREFIX):
+        return await _api_key_principal(request, presented)
     verifier: TokenVerifier = request.app.state.token_verifier
     try:
-        return verifier.verify(credentials.credentials)
+        return verifier.verify(presented)
     except InvalidTokenError as error:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            f"invalid token: {error}",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from error
+        raise _unauthorized(f"invalid token: {error}") from error
+
+
+async def _api_key_principal(request: Request, presented: str) -> Principal:
+    resolver: ApiKeyResolver | None = getattr(request.app.state, "api_key_resolver", None)
+    parsed = parse_api_key(presented)
+    principal = await resolver.resolve(*parsed) if resolver and parsed else None
+    if principal is None:
+        raise _unauthorized("invalid API key: unknown, revoked or expired")
+    scope = required_scope(request)
+    if scope not in (principal.scopes or []):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope} scope")
+    return principal
 
 
 def require_staff(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:

@@ -10,10 +10,12 @@ from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream_tickets import (
     api,
     api_admin,
+    api_keys,
     api_vocabulary,
     handlers,
     portal,
     store,
+    store_api_keys,
     store_canned,
     store_customers,
     store_directory,
@@ -56,12 +58,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform,
         title="Ticketstream tickets",
         description="Ticket lifecycle, the agent API and the customer portal API.",
-        routers=[api.router, portal.router, portal.magic_router, api_admin.router, api_vocabulary.router],
+        routers=[
+            api.router,
+            portal.router,
+            portal.magic_router,
+            api_admin.router,
+            api_vocabulary.router,
+            api_keys.router,
+        ],
     )
     app.state.ticket_store = ticket_store
     app.state.routing_store = routing_store
     app.state.customer_store = customer_store
     app.state.vocabulary_store = vocabulary_store
+    app.state.api_key_resolver = store_api_keys.ApiKeyStore(platform.database)
     app.state.canned_store = store_canned.CannedStore(platform.database)
     app.state.directory_store = store_directory.DirectoryStore(
         platform.mongo, platform.database, on_commit=platform.relay.poke

@@ -410,3 +410,43 @@ class ManagedListIn(BaseModel):
 
 class ManagedListOut(ManagedListIn):
     pass
+
+
+ApiKeyScope = Literal["tickets:read", "tickets:write", "administration:read", "administration:write"]
+
+
+class ApiKeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="Which integration uses it")
+    role: Literal["agent", "team_lead", "manager", "admin"] = Field(
+        "agent", description="The key sees and may do what a person of this role may"
+    )
+    teams: list[Annotated[str, StringConstraints(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    scopes: list[ApiKeyScope] = Field(
+        min_length=1, description="Areas and access: tickets or administration routes, read (GET) or write"
+    )
+    expires_at: datetime | None = Field(
+        None, description="After this the key is refused; none: until revoked"
+    )
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    name: str
+    role: str
+    teams: list[str]
+    scopes: list[str]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None = None
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself: shown once, store it now (tsk_…)")

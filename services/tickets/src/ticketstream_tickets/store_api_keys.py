@@ -1,0 +1,83 @@
+"""API keys of integrations in the tickets database: only the secret's digest is stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pymongo import ASCENDING
+
+from ticketstream.auth import Principal, Role, digest_matches, new_api_key
+from ticketstream.db import Database, Document
+
+API_KEYS = "api_keys"
+# Last use is recorded at most this often per key, so a busy integration does not write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class ApiKeyStore:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    async def create(
+        self,
+        *,
+        name: str,
+        role: Role,
+        teams: list[str],
+        scopes: list[str],
+        expires_at: datetime | None,
+        actor: str,
+        now: datetime,
+    ) -> tuple[Document, str]:
+        """The stored key and the presentable key, which is returned this once only."""
+        key = new_api_key()
+        document = {
+            "_id": key.key_id,
+            "name": name,
+            "role": role.value,
+            "teams": teams,
+            "scopes": sorted(set(scopes)),
+            "secret_digest": key.secret_digest,
+            "created_by": actor,
+            "created_at": now,
+            "expires_at": expires_at,
+            "last_used_at": None,
+            "revoked_at": None,
+        }
+        await self._database[API_KEYS].insert_one(document)
+        return document, key.presented
+
+    async def list(self) -> list[Document]:
+        return (
+            await self._database[API_KEYS]
+            .find({}, {"secret_digest": 0})
+            .sort("created_at", ASCENDING)
+            .to_list()
+        )
+
+    async def revoke(self, key_id: str, *, now: datetime) -> bool:
+        result = await self._database[API_KEYS].update_one(
+            {"_id": key_id, "revoked_at": None}, {"$set": {"revoked_at": now}}
+        )
+        return result.matched_count == 1
+
+    async def resolve(self, key_id: str, secret: str) -> Principal | None:
+        document = await self._database[API_KEYS].find_one({"_id": key_id})
+        now = datetime.now(UTC)
+        if (
+            document is None
+            or document["revoked_at"] is not None
+            or (document["expires_at"] is not None and document["expires_at"] <= now)
+            or not digest_matches(secret, document["secret_digest"])
+        ):
+            return None
+        last_used = document["last_used_at"]
+        if last_used is None or now - last_used > LAST_USED_RESOLUTION:
+            await self._database[API_KEYS].update_one({"_id": key_id}, {"$set": {"last_used_at": now}})
+        return Principal(
+            sub=f"apikey:{key_id}",
+            role=Role(document["role"]),
+            name=document["name"],
+            teams=document["teams"],
+            scopes=document["scopes"],
+        )
