@@ -100,6 +100,10 @@ MATRIX: dict[tuple[str, str], tuple[Call, dict[str, Any]]] = {
         call("POST", "/v1/tickets/{ref}/notes", lambda f: {"body": "n"}),
         expect(),
     ),
+    ("POST", "/v1/tickets/{ref}/logs"): (
+        call("POST", "/v1/tickets/{ref}/logs", lambda f: {"type": "PHONE_CALL", "body": "called"}),
+        expect(),
+    ),
     ("POST", "/v1/tickets/{ref}/escalate"): (
         call("POST", "/v1/tickets/{ref}/escalate", lambda f: {"reason": "r"}),
         expect(),

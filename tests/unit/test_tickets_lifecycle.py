@@ -779,3 +779,40 @@ def test_csat_form_is_one_staff_only_form_per_ticket() -> None:
     assert first.id == second.id
     assert first.type is InteractionType.FORM_SUBMISSION and first.customer_visible is False
     assert first.body_text == "Satisfaction survey: 1/5"
+
+
+@pytest.mark.parametrize(
+    ("kind", "visible"),
+    [
+        (InteractionType.PHONE_CALL, False),
+        (InteractionType.MEETING, False),
+        (InteractionType.NOTE, False),
+        (InteractionType.SMS, True),
+    ],
+)
+def test_logged_contacts_are_visible_to_the_customer_only_when_an_sms(
+    kind: InteractionType, visible: bool
+) -> None:
+    contact = lifecycle.LoggedContact(
+        type=kind, body="b", occurred_at=NOW - timedelta(hours=1), duration_minutes=5
+    )
+
+    [step] = lifecycle.logged_contact(
+        make_ticket(), contact, author=unique_person("al"), author_id="al", interaction_id="i", now=NOW
+    )
+
+    interaction = step.event.interaction  # type: ignore[attr-defined]
+    assert interaction.customer_visible is visible and interaction.created_at == contact.occurred_at
+    assert step.ticket.first_response_at is None
+
+
+@pytest.mark.parametrize(
+    "kind", [InteractionType.SYSTEM, InteractionType.EMAIL_OUTBOUND, InteractionType.INTERNAL_NOTE]
+)
+def test_only_outside_contacts_are_logged_by_hand(kind: InteractionType) -> None:
+    contact = lifecycle.LoggedContact(type=kind, body="b", occurred_at=NOW)
+
+    with pytest.raises(domain.DomainError):
+        lifecycle.logged_contact(
+            make_ticket(), contact, author=unique_person("al"), author_id="al", interaction_id="i", now=NOW
+        )

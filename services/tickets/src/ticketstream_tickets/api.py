@@ -11,11 +11,21 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 
 from ticketstream.auth import Principal, Role, StaffPrincipal, issue_magic_link
-from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus, TicketType
+from ticketstream.contracts.events import AttachmentRef
+from ticketstream.contracts.models import (
+    InteractionType,
+    Person,
+    Priority,
+    Source,
+    TicketSnapshot,
+    TicketStatus,
+    TicketType,
+)
 from ticketstream_tickets import canned, domain, lifecycle
 from ticketstream_tickets.models import (
     ActivityEntry,
     ActivityList,
+    AttachmentIn,
     BulkChanges,
     BulkItemResult,
     BulkRequest,
@@ -23,10 +33,11 @@ from ticketstream_tickets.models import (
     CreateTicketRequest,
     EscalateRequest,
     InteractionList,
+    LogRequest,
     MagicLink,
     MergeRequest,
     MergeResult,
-    MessageRequest,
+    NoteRequest,
     RenderedCannedResponse,
     ReplyRequest,
     SplitRequest,
@@ -107,6 +118,10 @@ def stale_error(error: StaleTicketError) -> HTTPException:
             "details": {"current_version": error.current_version},
         },
     )
+
+
+def attachment_refs(attachments: list[AttachmentIn]) -> list[AttachmentRef]:
+    return [AttachmentRef.model_validate(item.model_dump()) for item in attachments]
 
 
 def etag(ticket: TicketSnapshot) -> str:
@@ -327,6 +342,7 @@ async def add_reply(
             author_id=principal.sub,
             message_domain=settings.support_address.partition("@")[2] or "ticketstream.local",
             now=datetime.now(UTC),
+            attachments=attachment_refs(body.attachments),
         )
     except domain.DomainError as error:
         raise rule_error(error) from error
@@ -339,15 +355,44 @@ async def add_reply(
     summary="Internal note: staff only, never shown or sent to the customer; @handle mentions",
 )
 async def add_note(
-    ref: str, body: MessageRequest, store: TicketStoreDep, principal: StaffPrincipal
+    ref: str, body: NoteRequest, store: TicketStoreDep, principal: StaffPrincipal
 ) -> StaffInteractionCreated:
     await visible_ticket(ref, store, principal)
     ticket, interaction = await store.add_internal_note(
-        ref, body=body.body, author=staff_person(principal), author_id=principal.sub, now=datetime.now(UTC)
+        ref,
+        body=body.body,
+        author=staff_person(principal),
+        author_id=principal.sub,
+        now=datetime.now(UTC),
+        attachments=attachment_refs(body.attachments),
     )
-    return StaffInteractionCreated(
-        ticket=StaffTicketView.model_validate(ticket.model_dump()), interaction=interaction
+    return StaffInteractionCreated(ticket=staff_view(ticket), interaction=interaction)
+
+
+@router.post(
+    "/{ref}/logs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Log a phone call, meeting, SMS or note (only an SMS is shown to the customer)",
+)
+async def log_contact(
+    ref: str, body: LogRequest, store: TicketStoreDep, principal: StaffPrincipal
+) -> StaffInteractionCreated:
+    await visible_ticket(ref, store, principal)
+    now = datetime.now(UTC)
+    contact = lifecycle.LoggedContact(
+        type=InteractionType(body.type),
+        body=body.body,
+        occurred_at=body.occurred_at or now,
+        duration_minutes=body.duration_minutes,
+        attachments=attachment_refs(body.attachments),
     )
+    try:
+        ticket, interaction = await store.log_contact(
+            ref, contact, author=staff_person(principal), author_id=principal.sub, now=now
+        )
+    except domain.DomainError as error:
+        raise rule_error(error) from error
+    return StaffInteractionCreated(ticket=staff_view(ticket), interaction=interaction)
 
 
 @router.get("/{ref}/activity", summary="Who changed what and when, in order")

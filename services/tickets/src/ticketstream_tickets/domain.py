@@ -141,6 +141,7 @@ def inbound_interaction(
         author=event.sender,
         body_text=event.text_body,
         message_id=event.message_id,
+        attachments=event.attachments,
         created_at=now,
     )
 

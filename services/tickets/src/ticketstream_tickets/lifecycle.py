@@ -5,12 +5,13 @@ so that the store can save, log and publish it in one transaction. No IO here.""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
 
 from ticketstream.contracts.events import (
+    AttachmentRef,
     InteractionSummary,
     TicketAssigned,
     TicketCsatRecorded,
@@ -20,6 +21,7 @@ from ticketstream.contracts.events import (
     TicketUpdated,
 )
 from ticketstream.contracts.models import (
+    CUSTOMER_VISIBLE_INTERACTIONS,
     Csat,
     CustomFieldValue,
     DeliveryStatus,
@@ -292,6 +294,7 @@ def public_reply(
     message_domain: str,
     thread: list[str],
     now: datetime,
+    attachments: Sequence[AttachmentRef] = (),
 ) -> list[Step]:
     """An agent's public reply: an outbound email in the ticket's thread.
 
@@ -313,6 +316,7 @@ def public_reply(
         in_reply_to=thread[-1] if thread else None,
         references=thread,
         recipients=[ticket.requester.email],
+        attachments=list(attachments),
         delivery_status=DeliveryStatus.SENDING,
         created_at=now,
     )
@@ -328,7 +332,14 @@ def mentions_in(text: str) -> list[str]:
 
 
 def internal_note(
-    ticket: TicketSnapshot, *, body: str, author: Person, author_id: str, interaction_id: str, now: datetime
+    ticket: TicketSnapshot,
+    *,
+    body: str,
+    author: Person,
+    author_id: str,
+    interaction_id: str,
+    now: datetime,
+    attachments: Sequence[AttachmentRef] = (),
 ) -> list[Step]:
     """A staff-only note; @handles in it become mentions."""
     interaction = InteractionSummary(
@@ -339,7 +350,55 @@ def internal_note(
         author_id=author_id,
         body_text=body,
         mentions=mentions_in(body),
+        attachments=list(attachments),
         created_at=now,
+    )
+    return [interaction_step(ticket, interaction, actor=author_id, now=now)]
+
+
+@dataclass(frozen=True)
+class LoggedContact:
+    """Something that happened outside the help desk, recorded by an agent: a call, a meeting,
+    an SMS exchange or a plain note. Only an SMS is shown to the customer."""
+
+    type: InteractionType
+    body: str
+    occurred_at: datetime
+    duration_minutes: int | None = None
+    attachments: Sequence[AttachmentRef] = ()
+
+
+LOGGABLE = frozenset(
+    {InteractionType.PHONE_CALL, InteractionType.MEETING, InteractionType.SMS, InteractionType.NOTE}
+)
+
+
+def logged_contact(
+    ticket: TicketSnapshot,
+    contact: LoggedContact,
+    *,
+    author: Person,
+    author_id: str,
+    interaction_id: str,
+    now: datetime,
+) -> list[Step]:
+    if contact.type not in LOGGABLE:
+        raise DomainError(
+            f"{contact.type.value} is not logged by hand",
+            {"allowed": sorted(kind.value for kind in LOGGABLE)},
+        )
+    if contact.occurred_at > now:
+        raise DomainError("a logged contact cannot have happened in the future")
+    interaction = InteractionSummary(
+        id=interaction_id,
+        type=contact.type,
+        customer_visible=contact.type in CUSTOMER_VISIBLE_INTERACTIONS,
+        author=author,
+        author_id=author_id,
+        body_text=contact.body,
+        duration_minutes=contact.duration_minutes,
+        attachments=list(contact.attachments),
+        created_at=contact.occurred_at,
     )
     return [interaction_step(ticket, interaction, actor=author_id, now=now)]
 

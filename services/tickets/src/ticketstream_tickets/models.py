@@ -3,6 +3,7 @@ types have no field that could carry an internal note, a call log or a system en
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -65,6 +66,46 @@ class MessageRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=100_000)
+
+
+MAX_ATTACHMENTS = 20
+MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+UNSAFE_FILENAME = re.compile(r"[/\\\x00-\x1f\x7f]")
+
+
+class AttachmentIn(BaseModel):
+    """A file already stored elsewhere, referenced by its storage id; tickets keeps no bytes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field(min_length=1, max_length=255, description="A plain file name, no path")
+    content_type: str = Field(pattern=r"^[\w.+-]+/[\w.+-]+$", max_length=127)
+    size: int = Field(ge=0, le=MAX_ATTACHMENT_BYTES)
+    storage_id: str = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _plain_name(self) -> AttachmentIn:
+        if UNSAFE_FILENAME.search(self.filename) or self.filename in {".", ".."}:
+            raise ValueError("filename must be a plain name without path separators or control characters")
+        return self
+
+
+class NoteRequest(MessageRequest):
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
+
+
+class LogRequest(BaseModel):
+    """A contact that happened outside the help desk; only an SMS is shown to the customer."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["PHONE_CALL", "MEETING", "SMS", "NOTE"]
+    body: str = Field(min_length=1, max_length=100_000, description="What was said or agreed")
+    occurred_at: datetime | None = Field(
+        None, description="When it happened (default: now); not in the future"
+    )
+    duration_minutes: int | None = Field(None, ge=0, le=24 * 60)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
 
 class EscalateRequest(BaseModel):
@@ -141,6 +182,12 @@ class GlobalActivityList(BaseModel):
 CustomerVisibleType = Literal["EMAIL_INBOUND", "EMAIL_OUTBOUND", "SMS", "CHAT", "PORTAL_MESSAGE"]
 
 
+class PortalAttachmentView(BaseModel):
+    filename: str
+    content_type: str
+    size: int
+
+
 class PortalInteractionView(BaseModel):
     """A message on the customer's ticket; only customer-visible types validate."""
 
@@ -149,6 +196,7 @@ class PortalInteractionView(BaseModel):
     from_support: bool = Field(description="True when written by the support team")
     author_name: str | None = None
     body_text: str
+    attachments: list[PortalAttachmentView] = Field(default_factory=list)
     created_at: datetime
 
 
@@ -281,6 +329,7 @@ class ReplyRequest(BaseModel):
 
     body: str | None = Field(None, min_length=1, max_length=100_000)
     canned_response_id: str | None = Field(None, min_length=1, max_length=64)
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=MAX_ATTACHMENTS)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> ReplyRequest:

@@ -25,6 +25,7 @@ from ticketstream_tickets import domain
 from ticketstream_tickets.api import MAX_PAGE_SIZE, TicketStoreDep, not_found, rule_error
 from ticketstream_tickets.models import (
     MessageRequest,
+    PortalAttachmentView,
     PortalInteractionView,
     PortalTicketDetail,
     PortalTicketList,
@@ -69,6 +70,10 @@ def portal_message(interaction: InteractionSummary) -> PortalInteractionView:
         from_support=from_support,
         author_name=(author.name if author else None) or ("Support" if from_support else None),
         body_text=interaction.body_text,
+        attachments=[
+            PortalAttachmentView(filename=item.filename, content_type=item.content_type, size=item.size)
+            for item in interaction.attachments
+        ],
         created_at=interaction.created_at,
     )
 

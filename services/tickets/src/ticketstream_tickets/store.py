@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -19,6 +19,7 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import (
+    AttachmentRef,
     InboundCsatSubmitted,
     InboundMessageReceived,
     InteractionSummary,
@@ -429,7 +430,15 @@ class TicketStore:
         return await self._run(work)
 
     async def add_public_reply(
-        self, ref_or_id: str, *, body: str, author: Person, author_id: str, message_domain: str, now: datetime
+        self,
+        ref_or_id: str,
+        *,
+        body: str,
+        author: Person,
+        author_id: str,
+        message_domain: str,
+        now: datetime,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> tuple[TicketSnapshot, InteractionSummary]:
         async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
             ticket = await self._current(session, ref_or_id)
@@ -442,13 +451,21 @@ class TicketStore:
                 message_domain=message_domain,
                 thread=await self._email_thread(session, ticket),
                 now=now,
+                attachments=attachments,
             )
             return await self._commit_interaction(session, ticket, steps, actor=author_id)
 
         return await self._run(work)
 
     async def add_internal_note(
-        self, ref_or_id: str, *, body: str, author: Person, author_id: str, now: datetime
+        self,
+        ref_or_id: str,
+        *,
+        body: str,
+        author: Person,
+        author_id: str,
+        now: datetime,
+        attachments: Sequence[AttachmentRef] = (),
     ) -> tuple[TicketSnapshot, InteractionSummary]:
         async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
             ticket = await self._current(session, ref_or_id)
@@ -459,6 +476,25 @@ class TicketStore:
                 author_id=author_id,
                 interaction_id=str(uuid.uuid4()),
                 now=now,
+                attachments=attachments,
+            )
+            return await self._commit_interaction(session, ticket, steps, actor=author_id)
+
+        return await self._run(work)
+
+    async def log_contact(
+        self,
+        ref_or_id: str,
+        contact: lifecycle.LoggedContact,
+        *,
+        author: Person,
+        author_id: str,
+        now: datetime,
+    ) -> tuple[TicketSnapshot, InteractionSummary]:
+        async def work(session: Session) -> tuple[TicketSnapshot, InteractionSummary]:
+            ticket = await self._current(session, ref_or_id)
+            steps = lifecycle.logged_contact(
+                ticket, contact, author=author, author_id=author_id, interaction_id=str(uuid.uuid4()), now=now
             )
             return await self._commit_interaction(session, ticket, steps, actor=author_id)
 

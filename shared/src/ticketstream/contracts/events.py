@@ -145,6 +145,8 @@ class InteractionSummary(Contract):
     references: list[str] = Field(default_factory=list)
     recipients: list[str] = Field(default_factory=list, description="To of an outbound email")
     mentions: list[str] = Field(default_factory=list, description="Staff @mentioned in a note")
+    attachments: list[AttachmentRef] = Field(default_factory=list, description="Files, by reference")
+    duration_minutes: int | None = Field(None, ge=0, description="Of a logged phone call or meeting")
     delivery_status: DeliveryStatus | None = Field(None, description="Of an outbound email")
     delivery_detail: str | None = Field(None, description="Why a delivery failed or bounced")
     created_at: datetime
