@@ -31,6 +31,7 @@ from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, _t
 TICKET_COUNT = int(os.environ.get("BENCH_TICKETS", "100000"))
 SEED_BATCH = 2_000
 STATUSES = list(TicketStatus)
+TEAMS = ["support", "billing", "enterprise", "onboarding"]
 WORDS = ["invoice", "login", "export", "printer", "refund", "password", "sso", "webhook", "csv", "billing"]
 
 
@@ -42,7 +43,8 @@ def seeded_ticket(number: int, now: datetime) -> dict[str, object]:
         source=rng.choice(list(Source)),
         requester=Person(email=f"user{number % 5000}@customer{number % 300}.example"),
         priority=rng.choice(list(Priority)),
-        assigned_team="support",
+        assigned_team=rng.choice(TEAMS),
+        assignee_ids=(f"agent{rng.randrange(20)}",) if rng.random() < 0.5 else (),
     )
     created = now - timedelta(minutes=TICKET_COUNT - number)
     ticket = domain.open_ticket(
@@ -119,6 +121,7 @@ def test_agent_api_at_scale(infra_env) -> None:
             f"substrate  raw point reads {reads:,.0f}/s, raw transactions {transactions:,.0f}/s",
         ]
         staff = bearer(settings, Role.MANAGER, sub="mia")
+        agent = bearer(settings, Role.AGENT, sub="agent3", teams=["billing"])
         async with running(create_app(settings)) as client:
             refs = [f"TKT-{random.randint(1, TICKET_COUNT):04d}" for _ in range(100)]
             cases: list[tuple[str, int, Callable[[int], Awaitable[httpx.Response]]]] = [
@@ -128,7 +131,29 @@ def test_agent_api_at_scale(infra_env) -> None:
                     20,
                     lambda i: client.get("/v1/tickets?status=PENDING&limit=50", headers=staff),
                 ),
-                ("search q=refund", 10, lambda i: client.get("/v1/tickets?q=refund&limit=50", headers=staff)),
+                (
+                    "list status+priority",
+                    20,
+                    lambda i: client.get("/v1/tickets?status=OPEN&priority=LOW&limit=50", headers=staff),
+                ),
+                (
+                    "list oldest page",
+                    20,
+                    lambda i: client.get("/v1/tickets?sort=oldest&limit=50", headers=staff),
+                ),
+                ("agent queue (1 team)", 20, lambda i: client.get("/v1/tickets?limit=50", headers=agent)),
+                (
+                    "agent queue, status",
+                    20,
+                    lambda i: client.get("/v1/tickets?status=OPEN&limit=50", headers=agent),
+                ),
+                ("search q=refund", 20, lambda i: client.get("/v1/tickets?q=refund&limit=50", headers=staff)),
+                (
+                    "search two words",
+                    20,
+                    lambda i: client.get("/v1/tickets?q=refund%20login&limit=50", headers=staff),
+                ),
+                ("search, no match", 20, lambda i: client.get("/v1/tickets?q=zebra&limit=50", headers=staff)),
                 ("get by ref", 100, lambda i: client.get(f"/v1/tickets/{refs[i]}", headers=staff)),
                 (
                     "create",
@@ -140,7 +165,7 @@ def test_agent_api_at_scale(infra_env) -> None:
                 latencies, rate = await timed(count, action)
                 print(f"  measured {name}", flush=True)
                 lines.append(
-                    f"tickets    {name:<22} p50 {percentile(latencies, 0.5):7.1f} ms  "
+                    f"tickets    {name:<24} p50 {percentile(latencies, 0.5):7.1f} ms  "
                     f"p99 {percentile(latencies, 0.99):7.1f} ms  {rate:7.1f} req/s"
                 )
             updated = [f"TKT-{TICKET_COUNT + n:04d}" for n in range(1, 101)]
@@ -153,7 +178,7 @@ def test_agent_api_at_scale(infra_env) -> None:
                 ),
             )
             lines.append(
-                f"tickets    {'update (PATCH)':<22} p50 {percentile(latencies, 0.5):7.1f} ms  "
+                f"tickets    {'update (PATCH)':<24} p50 {percentile(latencies, 0.5):7.1f} ms  "
                 f"p99 {percentile(latencies, 0.99):7.1f} ms  {rate:7.1f} req/s"
             )
         return lines
@@ -161,4 +186,4 @@ def test_agent_api_at_scale(infra_env) -> None:
     lines = asyncio.run(run())
     print()
     print("\n".join(lines))
-    assert len(lines) == 8
+    assert len(lines) == 14

@@ -376,6 +376,10 @@ async def test_list_filters_and_search(settings):
             "source": await refs_of("source=API"),
             "created": await refs_of("created_to=2000-01-01T00:00:00Z"),
             "combined": await refs_of("q=invoice&priority=URGENT"),
+            "words": await refs_of("q=Invoice%20loops"),
+            "word-missing": await refs_of("q=invoice%20printer"),
+            "bare-number": await refs_of(f"q={int(refs[1].split('-')[1])}"),
+            "oldest": await refs_of("sort=oldest"),
         }
         bad = await client.get("/v1/tickets?sla=late", headers=agent)
     assert results == {
@@ -388,6 +392,10 @@ async def test_list_filters_and_search(settings):
         "source": [refs[2], refs[1], refs[0]],
         "created": [],
         "combined": [refs[2]],
+        "words": [refs[2]],
+        "word-missing": [],
+        "bare-number": [refs[1]],
+        "oldest": refs,
     }
     assert bad.status_code == 422
     assert reassigned["action"] == "ticket.assigned" and reassigned["actor"] == "alice"
@@ -424,3 +432,41 @@ async def test_magic_links_let_the_requester_follow_and_answer_one_ticket(settin
     assert reopened["status"] == "OPEN"
     assert tampered.status_code == 404
     assert as_login.status_code == 401, "a magic link is not a login token"
+
+
+async def test_an_agents_queue_pages_through_own_and_team_tickets_without_gaps_or_repeats(settings):
+    await prepare_topics(settings)
+    admin = bearer(settings, Role.ADMIN, sub="root")
+    agent = bearer(settings, sub="alice", teams=["support"])
+    async with running(create_app(settings)) as client:
+        visible: list[str] = []
+        for index in range(14):
+            team = ["support", "billing"][index % 2]
+            assignees = ["alice"] if index % 3 == 0 else []
+            created = await client.post(
+                "/v1/tickets", json={"title": f"T{index}", "assigned_team": team}, headers=admin
+            )
+            ref = created.json()["ref"]
+            if assignees:
+                assigned = await client.patch(
+                    f"/v1/tickets/{ref}",
+                    json={"assignee_ids": assignees},
+                    headers={**admin, "If-Match": '"1"'},
+                )
+                assert assigned.status_code == 200
+            if team == "support" or assignees:
+                visible.append(ref)
+
+        async def walk(order: str) -> list[str]:
+            seen: list[str] = []
+            cursor = ""
+            while True:
+                page = (await client.get(f"/v1/tickets?limit=3&sort={order}{cursor}", headers=agent)).json()
+                seen += [item["ref"] for item in page["items"]]
+                if page["next_cursor"] is None:
+                    return seen
+                cursor = f"&cursor={page['next_cursor']}"
+
+        newest, oldest = await walk("newest"), await walk("oldest")
+    assert newest == list(reversed(visible))
+    assert oldest == visible

@@ -22,6 +22,7 @@ from ticketstream.contracts.models import (
     TicketType,
 )
 from ticketstream_tickets import canned, domain, lifecycle
+from ticketstream_tickets.listing import SortOrder, TicketFilter
 from ticketstream_tickets.models import (
     ActivityEntry,
     ActivityList,
@@ -49,7 +50,7 @@ from ticketstream_tickets.models import (
     UpdateTicketRequest,
 )
 from ticketstream_tickets.settings import Settings
-from ticketstream_tickets.store import InteractionNotFoundError, StaleTicketError, TicketFilter, TicketStore
+from ticketstream_tickets.store import InteractionNotFoundError, StaleTicketError, TicketStore
 from ticketstream_tickets.store_canned import CannedStore
 
 router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
@@ -148,13 +149,17 @@ async def list_tickets(
     sla: Annotated[SlaState | None, Query(description="breached: has breached an SLA target")] = None,
     due_before: datetime | None = None,
     q: Annotated[
-        str | None, Query(min_length=1, max_length=200, description="Search title, text, ref")
+        str | None,
+        Query(
+            min_length=1, max_length=200, description="Whole words of title or text, or a ref; all must match"
+        ),
     ] = None,
     archived: bool = False,
+    sort: Annotated[SortOrder, Query(description="newest (default) or oldest first")] = SortOrder.NEWEST,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,
 ) -> TicketList:
-    page = await store.list(
+    page = await store.list_tickets(
         TicketFilter(
             status=status_filter,
             priority=priority.value if priority else None,
@@ -177,6 +182,7 @@ async def list_tickets(
         ),
         limit=limit,
         cursor=int(cursor) if cursor else None,
+        order=sort,
     )
     return TicketList(items=[staff_view(ticket) for ticket in page.items], next_cursor=page.next_cursor)
 

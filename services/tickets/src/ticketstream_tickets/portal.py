@@ -23,6 +23,7 @@ from ticketstream.contracts.events import InteractionSummary
 from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot
 from ticketstream_tickets import domain
 from ticketstream_tickets.api import MAX_PAGE_SIZE, TicketStoreDep, not_found, rule_error
+from ticketstream_tickets.listing import TicketFilter
 from ticketstream_tickets.models import (
     MessageRequest,
     PortalAttachmentView,
@@ -31,7 +32,7 @@ from ticketstream_tickets.models import (
     PortalTicketList,
     PortalTicketView,
 )
-from ticketstream_tickets.store import TicketFilter, TicketStore
+from ticketstream_tickets.store import TicketStore
 from ticketstream_tickets.store_customers import CustomerStore
 
 router = APIRouter(prefix="/v1/portal/tickets", tags=["customer portal"])
@@ -92,7 +93,7 @@ async def list_own_tickets(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,
 ) -> PortalTicketList:
-    page = await store.list(
+    page = await store.list_tickets(
         TicketFilter(customer=viewer),
         limit=limit,
         cursor=int(cursor) if cursor else None,

@@ -7,7 +7,6 @@ inbox claim), so state and events can never disagree.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +34,7 @@ from ticketstream.contracts.models import Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
-from ticketstream_tickets import actions, delivery, domain, lifecycle
+from ticketstream_tickets import actions, delivery, domain, lifecycle, listing
 from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_routing import RoutingStore
 from ticketstream_tickets.store_vocabulary import VocabularyStore
@@ -51,6 +50,8 @@ log = logging.getLogger(__name__)
 
 CONSUMER = "tickets"
 MIN_PAGE_WINDOW = 256
+MAX_PAGE_WINDOW = 8_192  # bounds what one query makes the database hold in memory
+STORAGE_ONLY_FIELDS = frozenset({"_id", "number", "search_terms"})
 MAX_REFERENCES = 20
 
 INDEXES: IndexPlan = {
@@ -58,10 +59,11 @@ INDEXES: IndexPlan = {
         IndexModel([("ref", ASCENDING)], unique=True),
         IndexModel([("number", DESCENDING)], unique=True),
         IndexModel([("email_thread_id", ASCENDING)], sparse=True),
-        IndexModel([("status", ASCENDING), ("number", DESCENDING)]),
-        IndexModel([("priority", ASCENDING), ("number", DESCENDING)]),
-        IndexModel([("customer_id", ASCENDING), ("number", DESCENDING)]),
         IndexModel([("assignee_ids", ASCENDING), ("status", ASCENDING)]),
+        *(
+            IndexModel([(field, ASCENDING), ("archived", ASCENDING), ("number", DESCENDING)])
+            for field in listing.INDEXED_FILTERS
+        ),
     ],
     INTERACTIONS: [
         IndexModel([("ticket_id", ASCENDING), ("created_at", ASCENDING)]),
@@ -81,108 +83,12 @@ class TicketPage:
     next_cursor: str | None
 
 
-@dataclass(frozen=True)
-class TicketFilter:
-    """What a ticket list may be narrowed by; every field is optional and they combine (AND)."""
-
-    status: TicketStatus | None = None
-    priority: str | None = None
-    type: str | None = None
-    source: str | None = None
-    assignee_id: str | None = None
-    team: str | None = None
-    tag: str | None = None
-    category: str | None = None
-    customer_id: str | None = None
-    customer: domain.CustomerViewer | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
-    updated_from: datetime | None = None
-    updated_to: datetime | None = None
-    breached: bool | None = None
-    due_before: datetime | None = None
-    text: str | None = None
-    archived: bool | None = False
-    visible_to: domain.StaffViewer | None = None
-
-    def query(self) -> dict[str, Any]:
-        equal = {
-            "status": self.status.value if self.status else None,
-            "priority": self.priority,
-            "type": self.type,
-            "source": self.source,
-            "assignee_ids": self.assignee_id,
-            "assigned_team": self.team,
-            "tags": self.tag,
-            "category": self.category,
-            "customer_id": self.customer_id,
-            "archived": self.archived,
-        }
-        conditions: list[dict[str, Any]] = [
-            {name: value} for name, value in equal.items() if value is not None
-        ]
-        conditions += _range("created_at", self.created_from, self.created_to)
-        conditions += _range("updated_at", self.updated_from, self.updated_to)
-        if self.breached is not None:
-            conditions.append({"sla_breach_at": {"$ne": None} if self.breached else None})
-        if self.due_before is not None:
-            conditions.append({"due_date": {"$lt": self.due_before}})
-        if self.text:
-            pattern = {"$regex": re.escape(self.text), "$options": "i"}
-            conditions.append(
-                {"$or": [{"title": pattern}, {"description": pattern}, {"ref": self.text.upper()}]}
-            )
-        conditions += _customer_scope(self.customer)
-        viewer = self.visible_to
-        if viewer is not None and not viewer.sees_everything:
-            conditions.append(
-                {"$or": [{"assignee_ids": viewer.user_id}, {"assigned_team": {"$in": list(viewer.teams)}}]}
-            )
-        return _combined(conditions)
-
-
-def _customer_scope(customer: domain.CustomerViewer | None) -> list[dict[str, Any]]:
-    if customer is None:
-        return []
-    if customer.organisation_id is None:
-        return [{"requester.email": customer.email}]
-    return [{"$or": [{"requester.email": customer.email}, {"organisation_id": customer.organisation_id}]}]
-
-
-def _combined(conditions: list[dict[str, Any]]) -> dict[str, Any]:
-    """AND the conditions as one flat document where their fields differ.
-
-    A flat query lets the database use the number index for the page window; wrapping the
-    conditions in `$and` made the embedded server scan every ticket. Only conditions on the same
-    field (two `$or`s) are kept apart under `$and`.
-    """
-    flat: dict[str, Any] = {}
-    clashing: list[dict[str, Any]] = []
-    for condition in conditions:
-        if flat.keys() & condition.keys():
-            clashing.append(condition)
-        else:
-            flat.update(condition)
-    if clashing:
-        flat["$and"] = clashing
-    return flat
-
-
-def _in_window(query: dict[str, Any], lower: int, upper: int) -> dict[str, Any]:
-    return _combined([query, {"number": {"$gte": lower, "$lt": upper}}])
-
-
-def _range(field: str, start: datetime | None, end: datetime | None) -> list[dict[str, Any]]:
-    bounds = {"$gte": start, "$lt": end}
-    present = {operator: value for operator, value in bounds.items() if value is not None}
-    return [{field: present}] if present else []
-
-
 def _ticket_document(ticket: TicketSnapshot) -> Document:
     document = ticket.model_dump(mode="python")
     document["_id"] = document.pop("id")
     number = domain.parse_ref(ticket.ref)
     document["number"] = number
+    document["search_terms"] = listing.search_terms_of(ticket)
     return document
 
 
@@ -221,7 +127,7 @@ def _plain(value: object) -> object:
 
 
 def _ticket_of(document: Document) -> TicketSnapshot:
-    fields = {key: value for key, value in document.items() if key not in {"_id", "number"}}
+    fields = {key: value for key, value in document.items() if key not in STORAGE_ONLY_FIELDS}
     return TicketSnapshot.model_validate({"id": document["_id"], **fields})
 
 
@@ -729,10 +635,7 @@ class TicketStore:
         limit: int,
     ) -> list[Document]:
         """Every ticket's changes, newest first, narrowed by time, actor and action."""
-        query: dict[str, Any] = {}
-        conditions = _range("at", start, end)
-        if conditions:
-            query.update(conditions[0])
+        query: dict[str, Any] = listing.time_range("at", start, end)
         if actor:
             query["actor"] = actor
         if action:
@@ -761,31 +664,47 @@ class TicketStore:
         documents = await self._database[INTERACTIONS].find(query).sort("created_at", 1).to_list()
         return [_interaction_of(document) for document in documents]
 
-    async def list(self, filters: TicketFilter, *, limit: int, cursor: int | None) -> TicketPage:
-        """Newest first; the cursor is the last ticket number of the previous page.
+    async def list_tickets(
+        self,
+        filters: listing.TicketFilter,
+        *,
+        limit: int,
+        cursor: int | None,
+        order: listing.SortOrder = listing.SortOrder.NEWEST,
+    ) -> TicketPage:
+        """A page in ticket-number order; the cursor is the last number of the previous page.
 
         Ticket numbers are dense (gap-free refs), so a page is read as bounded number windows
-        walking down from the cursor, growing while filters leave them short. Each query is an
-        index range, so a page costs the same at ticket 100 as at ticket 100,000.
+        walking from the cursor, growing while filters leave them short. Each query is an index
+        range, so a page costs about the same at ticket 100 as at ticket 100,000.
         """
-        query = filters.query()
-        upper = cursor if cursor is not None else await self._highest_ticket_number() + 1
+        plan = filters.plan()
+        newest_first = order is listing.SortOrder.NEWEST
+        highest = await self._highest_ticket_number()
+        edge = cursor if cursor is not None else (highest + 1 if newest_first else 0)
         window = max(4 * (limit + 1), MIN_PAGE_WINDOW)
-        documents: list[Document] = []
-        while upper > 1 and len(documents) <= limit:
-            lower = max(upper - window, 1)
-            documents += (
-                await self._database[TICKETS]
-                .find(_in_window(query, lower, upper))
-                .sort("number", DESCENDING)
-                .limit(limit + 1 - len(documents))
-                .to_list()
-            )
-            upper, window = lower, window * 4
-        has_more = len(documents) > limit
-        documents = documents[:limit]
-        next_cursor = str(documents[-1]["number"]) if has_more and documents else None
-        return TicketPage([_ticket_of(document) for document in documents], next_cursor)
+        found: dict[int, Document] = {}
+        while len(found) <= limit and (edge > 1 if newest_first else edge < highest):
+            lower, upper = (max(edge - window, 1), edge) if newest_first else (edge + 1, edge + 1 + window)
+            for query in plan.window_queries(lower, upper):
+                for document in await self._read_window(query, limit + 1, plan, newest_first=newest_first):
+                    found[document["number"]] = document
+            edge = lower if newest_first else upper - 1
+            window = min(window * 4, MAX_PAGE_WINDOW)
+        documents = sorted(found.values(), key=lambda document: int(document["number"]), reverse=newest_first)
+        page = documents[:limit]
+        next_cursor = str(page[-1]["number"]) if len(documents) > limit else None
+        return TicketPage([_ticket_of(document) for document in page], next_cursor)
+
+    async def _read_window(
+        self, query: dict[str, Any], wanted: int, plan: listing.ListPlan, *, newest_first: bool
+    ) -> list[Document]:
+        """The first `wanted` matches of one window query. Documents checked after reading (more
+        search words) are read without a limit, so none is skipped."""
+        cursor = self._database[TICKETS].find(query).sort("number", DESCENDING if newest_first else ASCENDING)
+        if plan.filters_after_reading:
+            return [document for document in await cursor.to_list() if plan.accepts(document)][:wanted]
+        return await cursor.limit(wanted).to_list()
 
     async def _highest_ticket_number(self) -> int:
         counter = await self._database[COUNTERS].find_one({"_id": TICKET_REF_COUNTER})
