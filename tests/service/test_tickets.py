@@ -13,7 +13,7 @@ from ticketstream.auth import Role
 from ticketstream.broker import EventProducer
 from ticketstream.contracts import encode_event, topics
 from ticketstream.contracts.events import InboundChannel, InboundMessageReceived
-from ticketstream.contracts.models import Person
+from ticketstream.contracts.models import Person, Priority, Source
 from ticketstream_tickets.app import create_app
 from ticketstream_tickets.settings import Settings
 
@@ -249,3 +249,36 @@ async def test_sla_events_stamp_due_date_and_first_breach_once(settings):
     assert ticket["version"] == 4, (
         "created, first-response due, resolution due, breach: the duplicate changed nothing"
     )
+
+
+async def test_tickets_stored_before_search_terms_existed_become_searchable(settings):
+    from ticketstream.db import create_mongo_client
+    from ticketstream_tickets import domain
+    from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, _ticket_document
+
+    await prepare_topics(settings)
+    request = domain.NewTicket(
+        title="Legacy export crash", description="", source=Source.API, requester=None, priority=Priority.LOW
+    )
+    old = _ticket_document(
+        domain.open_ticket(
+            request, ticket_id=str(uuid.uuid4()), number=1, customer_id=None, now=datetime.now(UTC)
+        )
+    )
+    del old["search_terms"]
+    mongo = create_mongo_client(settings)
+    try:
+        database = mongo[settings.database_name]
+        await database[TICKETS].insert_one(old)
+        await database[COUNTERS].insert_one({"_id": TICKET_REF_COUNTER, "value": 1})
+    finally:
+        await mongo.close()
+    manager = bearer(settings, Role.MANAGER, sub="mia")
+    async with running(create_app(settings)) as client:
+
+        async def found():
+            listed = (await client.get("/v1/tickets?q=legacy", headers=manager)).json()["items"]
+            return listed or None
+
+        [ticket] = await eventually(found)
+    assert ticket["ref"] == "TKT-0001" and "search_terms" not in ticket

@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers=customer_store,
         vocabulary=vocabulary_store,
     )
+    platform.background.append(ticket_store.backfill_search_terms)
     platform.broker.include_router(handlers.create_router(settings, ticket_store))
     declare_publications(platform.broker, settings, topics.TICKETS, topics.DIRECTORY)
     app = create_service_app(

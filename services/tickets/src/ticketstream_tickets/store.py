@@ -46,6 +46,8 @@ INTERACTIONS = "interactions"
 ACTIVITY = "activity"
 COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
+SEARCH_TERMS_BACKFILLED = "search_terms_backfilled"
+BACKFILL_WINDOW = 1_000
 log = logging.getLogger(__name__)
 
 CONSUMER = "tickets"
@@ -705,6 +707,34 @@ class TicketStore:
         if plan.filters_after_reading:
             return [document for document in await cursor.to_list() if plan.accepts(document)][:wanted]
         return await cursor.limit(wanted).to_list()
+
+    async def backfill_search_terms(self) -> None:
+        """Give tickets stored before search terms existed their terms; once per database.
+
+        Runs in the background at start. Each update is guarded by the version read, so a ticket
+        saved meanwhile (which carries fresh terms) is left alone.
+        """
+        if await self._database[COUNTERS].find_one({"_id": SEARCH_TERMS_BACKFILLED}):
+            return
+        updated = 0
+        highest = await self._highest_ticket_number()
+        for lower in range(1, highest + 1, BACKFILL_WINDOW):
+            window = {
+                "number": {"$gte": lower, "$lt": lower + BACKFILL_WINDOW},
+                "search_terms": {"$exists": False},
+            }
+            for document in await self._database[TICKETS].find(window).to_list():
+                ticket = _ticket_of(document)
+                result = await self._database[TICKETS].update_one(
+                    {"_id": ticket.id, "version": ticket.version},
+                    {"$set": {"search_terms": listing.search_terms_of(ticket)}},
+                )
+                updated += result.modified_count
+        await self._database[COUNTERS].update_one(
+            {"_id": SEARCH_TERMS_BACKFILLED}, {"$set": {"value": updated}}, upsert=True
+        )
+        if updated:
+            log.info("search terms backfilled on %d tickets", updated)
 
     async def _highest_ticket_number(self) -> int:
         counter = await self._database[COUNTERS].find_one({"_id": TICKET_REF_COUNTER})
