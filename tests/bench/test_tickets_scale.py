@@ -26,7 +26,7 @@ from ticketstream.db import create_mongo_client, ensure_indexes, run_in_transact
 from ticketstream_tickets import domain
 from ticketstream_tickets.app import create_app
 from ticketstream_tickets.settings import Settings
-from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, _ticket_document
+from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, ticket_document
 
 TICKET_COUNT = int(os.environ.get("BENCH_TICKETS", "100000"))
 SEED_BATCH = 2_000
@@ -50,7 +50,7 @@ def seeded_ticket(number: int, now: datetime) -> dict[str, object]:
     ticket = domain.open_ticket(
         request, ticket_id=str(uuid.uuid4()), number=number, customer_id=None, now=created
     )
-    return _ticket_document(ticket.model_copy(update={"status": rng.choice(STATUSES)}))
+    return ticket_document(ticket.model_copy(update={"status": rng.choice(STATUSES)}))
 
 
 async def seed(settings: Settings) -> float:

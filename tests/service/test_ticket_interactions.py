@@ -76,7 +76,9 @@ async def test_logged_contacts_keep_their_time_and_only_sms_reaches_the_portal(s
     assert [item["type"] for item in staff_view] == ["PHONE_CALL", "SMS", "MEETING"], (
         "ordered by when they happened"
     )
-    assert [message["type"] for message in portal["messages"]] == ["SMS"]
+    assert [(m["type"], m["from_support"], m["author_name"]) for m in portal["messages"]] == [
+        ("SMS", True, "Alice Agent")
+    ]
     assert future.status_code == 422 and not_loggable.status_code == 422
     assert call.json()["ticket"]["first_response_at"] is None, "a logged call is not a public reply"
     assert sum(entry["action"] == "ticket.interaction_added" for entry in activity) == 3

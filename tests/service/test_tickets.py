@@ -254,13 +254,13 @@ async def test_sla_events_stamp_due_date_and_first_breach_once(settings):
 async def test_tickets_stored_before_search_terms_existed_become_searchable(settings):
     from ticketstream.db import create_mongo_client
     from ticketstream_tickets import domain
-    from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, _ticket_document
+    from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, ticket_document
 
     await prepare_topics(settings)
     request = domain.NewTicket(
         title="Legacy export crash", description="", source=Source.API, requester=None, priority=Priority.LOW
     )
-    old = _ticket_document(
+    old = ticket_document(
         domain.open_ticket(
             request, ticket_id=str(uuid.uuid4()), number=1, customer_id=None, now=datetime.now(UTC)
         )

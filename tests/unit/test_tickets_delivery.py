@@ -14,7 +14,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import DeliveryStatus, InteractionType, Person, Priority, Source
 from ticketstream_tickets import delivery, domain
-from ticketstream_tickets.handlers import delivery_report
+from ticketstream_tickets.delivery import delivery_report
 
 NOW = datetime(2026, 5, 4, 10, 0, tzinfo=UTC)
 S = DeliveryStatus
@@ -78,24 +78,32 @@ def test_an_undeliverable_email_leaves_a_staff_only_note(status: DeliveryStatus,
     assert step.ticket.version == 2
 
 
-def test_events_map_to_reports_only_for_emails_with_a_message_id() -> None:
+def test_events_map_to_reports_only_for_final_news_about_emails_with_a_message_id() -> None:
     common = {"notification_id": "n", "recipient": "kim@example.test", "occurred_at": NOW}
-    failed = NotifyFailed(channel="email", message_id="<m@x>", error="relay refused", **common)
+    failed = NotifyFailed(
+        channel="email", message_id="<m@x>", error="relay refused", permanent=True, **common
+    )
+    retrying = failed.model_copy(update={"permanent": False})
+    sent = NotifyDelivered(channel="email", message_id="<m@x>", **common)
     in_app = NotifyDelivered(channel="in_app", **common)
-    soft_bounce = InboundBounceReceived(
+    hard_bounce = InboundBounceReceived(
         inbound_id="b",
         bounced_address="kim@example.test",
         original_message_id="<m@x>",
-        permanent=False,
+        diagnostic="550 5.1.1 unknown user",
         received_at=NOW,
     )
-    unmatched_bounce = soft_bounce.model_copy(update={"original_message_id": None})
+    delay_notice = hard_bounce.model_copy(update={"permanent": False})
+    unmatched_bounce = hard_bounce.model_copy(update={"original_message_id": None})
 
     assert delivery_report(failed) == delivery.DeliveryReport(
         "<m@x>", S.FAILED, "kim@example.test", "relay refused"
     )
-    assert delivery_report(in_app) is None
-    assert delivery_report(soft_bounce) == delivery.DeliveryReport(
-        "<m@x>", S.BOUNCED, "kim@example.test", "temporary failure, no reason given"
+    assert delivery_report(sent) == delivery.DeliveryReport("<m@x>", S.SENT, "kim@example.test")
+    assert delivery_report(hard_bounce) == delivery.DeliveryReport(
+        "<m@x>", S.BOUNCED, "kim@example.test", "550 5.1.1 unknown user"
     )
+    assert delivery_report(retrying) is None
+    assert delivery_report(in_app) is None
+    assert delivery_report(delay_notice) is None
     assert delivery_report(unmatched_bounce) is None

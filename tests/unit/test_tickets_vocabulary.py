@@ -107,3 +107,13 @@ def test_resolving_needs_the_required_fields_and_other_changes_do_not() -> None:
 
 def test_custom_field_patches_merge_and_null_clears() -> None:
     assert lifecycle.merged_custom_fields({"a": 1, "b": "x"}, {"a": None, "c": True}) == {"b": "x", "c": True}
+
+
+def test_closing_without_resolving_needs_the_required_fields_too() -> None:
+    before = ticket(status=TicketStatus.OPEN)
+
+    with pytest.raises(DomainError) as refused:
+        VOCABULARY.check_resolvable(before, before.model_copy(update={"status": TicketStatus.CLOSED}))
+    assert str(refused.value) == "fill in plan before TKT-0001 is closed"
+    resolved = before.model_copy(update={"status": TicketStatus.RESOLVED})
+    VOCABULARY.check_resolvable(resolved, resolved.model_copy(update={"status": TicketStatus.CLOSED}))

@@ -5,8 +5,9 @@ one); production verifies RS256 tokens against TICKETSTREAM_JWT_JWKS_URL.
 
 Integrations use API keys (`tsk_<id>_<secret>`, as a bearer token or in X-API-Key). A service that
 issues keys puts an `ApiKeyResolver` on `app.state.api_key_resolver`; only the secret's SHA-256 is
-stored. A key acts with the role and teams it was given and only within its scopes: a scope is a
-route's first OpenAPI tag plus read (GET/HEAD) or write, e.g. `tickets:read`.
+stored. A key acts with the role and teams it was given and only within its scopes: a router
+names its area with `api_key_area("tickets")`, and its routes need `tickets:read` (GET, HEAD) or
+`tickets:write`; routes of a router without an area refuse API keys.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -199,15 +201,25 @@ def digest_matches(secret: str, digest: str) -> bool:
 
 
 class ApiKeyResolver(Protocol):
-    async def resolve(self, key_id: str, secret: str) -> Principal | None:
+    async def resolve(self, key_id: str, secret: str, *, now: datetime) -> Principal | None:
         """The principal of a valid, unrevoked, unexpired key; None otherwise."""
 
 
-def required_scope(request: Request) -> str:
-    route = request.scope.get("route")
-    tags = getattr(route, "tags", None) or ["untagged"]
-    access = "read" if request.method in {"GET", "HEAD"} else "write"
-    return f"{str(tags[0]).replace(' ', '-')}:{access}"
+def api_key_area(area: str) -> Callable[[Request], None]:
+    """A router dependency: API keys need `<area>:read` or `<area>:write` for its routes."""
+
+    def declare(request: Request) -> None:
+        request.state.api_key_area = area
+
+    return declare
+
+
+def required_scope(request: Request) -> str | None:
+    """The scope an API key needs here; None where API keys are not accepted at all."""
+    area: str | None = getattr(request.state, "api_key_area", None)
+    if area is None:
+        return None
+    return f"{area}:{'read' if request.method in {'GET', 'HEAD'} else 'write'}"
 
 
 # --- FastAPI dependencies -----------------------------------------------------------------------
@@ -246,10 +258,12 @@ async def get_principal(
 async def _api_key_principal(request: Request, presented: str) -> Principal:
     resolver: ApiKeyResolver | None = getattr(request.app.state, "api_key_resolver", None)
     parsed = parse_api_key(presented)
-    principal = await resolver.resolve(*parsed) if resolver and parsed else None
+    principal = await resolver.resolve(*parsed, now=datetime.now(UTC)) if resolver and parsed else None
     if principal is None:
         raise _unauthorized("invalid API key: unknown, revoked or expired")
     scope = required_scope(request)
+    if scope is None:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "API keys cannot use this route")
     if scope not in (principal.scopes or []):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"this API key lacks the {scope} scope")
     return principal

@@ -10,10 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 
-from ticketstream.auth import Principal, Role, StaffPrincipal, issue_magic_link
+from ticketstream.auth import Principal, Role, StaffPrincipal, api_key_area, issue_magic_link
 from ticketstream.contracts.events import AttachmentRef
 from ticketstream.contracts.models import (
-    InteractionType,
     Person,
     Priority,
     Source,
@@ -24,6 +23,7 @@ from ticketstream.contracts.models import (
 from ticketstream_tickets import canned, domain, lifecycle
 from ticketstream_tickets.listing import SortOrder, TicketFilter
 from ticketstream_tickets.models import (
+    TICKETS_AREA,
     ActivityEntry,
     ActivityList,
     AttachmentIn,
@@ -52,8 +52,9 @@ from ticketstream_tickets.models import (
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import InteractionNotFoundError, StaleTicketError, TicketStore
 from ticketstream_tickets.store_canned import CannedStore
+from ticketstream_tickets.store_listing import TicketListStore
 
-router = APIRouter(prefix="/v1/tickets", tags=["tickets"])
+router = APIRouter(prefix="/v1/tickets", tags=["tickets"], dependencies=[Depends(api_key_area(TICKETS_AREA))])
 
 MAX_PAGE_SIZE = 200
 
@@ -71,12 +72,18 @@ def get_ticket_store(request: Request) -> TicketStore:
     return store
 
 
+def get_list_store(request: Request) -> TicketListStore:
+    store: TicketListStore = request.app.state.list_store
+    return store
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
 TicketStoreDep = Annotated[TicketStore, Depends(get_ticket_store)]
+ListStoreDep = Annotated[TicketListStore, Depends(get_list_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
@@ -131,7 +138,7 @@ def etag(ticket: TicketSnapshot) -> str:
 
 @router.get("", summary="List the tickets the caller may see, newest first, with filters and search")
 async def list_tickets(
-    store: TicketStoreDep,
+    store: ListStoreDep,
     principal: StaffPrincipal,
     status_filter: Annotated[TicketStatus | None, Query(alias="status")] = None,
     priority: Priority | None = None,
@@ -386,7 +393,7 @@ async def log_contact(
     await visible_ticket(ref, store, principal)
     now = datetime.now(UTC)
     contact = lifecycle.LoggedContact(
-        type=InteractionType(body.type),
+        type=body.type,
         body=body.body,
         occurred_at=body.occurred_at or now,
         duration_minutes=body.duration_minutes,

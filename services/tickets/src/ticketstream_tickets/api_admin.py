@@ -12,12 +12,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
-from ticketstream.auth import AdminPrincipal, ManagerPrincipal, StaffPrincipal
+from ticketstream.auth import AdminPrincipal, ManagerPrincipal, StaffPrincipal, api_key_area
 from ticketstream.contracts.models import Priority
 from ticketstream_tickets import canned, routing
 from ticketstream_tickets.api import CannedStoreDep, TicketStoreDep, rule_error
 from ticketstream_tickets.domain import DomainError
 from ticketstream_tickets.models import (
+    ADMINISTRATION_AREA,
     AgentIn,
     AgentOut,
     CannedResponseCreate,
@@ -40,7 +41,9 @@ from ticketstream_tickets.store_customers import CustomerStore
 from ticketstream_tickets.store_directory import AGENTS, TEAMS, DirectoryStore
 from ticketstream_tickets.store_routing import RoutingStore, RuleNotFoundError
 
-router = APIRouter(prefix="/v1", tags=["administration"])
+router = APIRouter(
+    prefix="/v1", tags=["administration"], dependencies=[Depends(api_key_area(ADMINISTRATION_AREA))]
+)
 
 
 def get_routing_store(request: Request) -> RoutingStore:

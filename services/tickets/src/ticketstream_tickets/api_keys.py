@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -9,13 +10,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from ticketstream.auth import AdminPrincipal, Principal, Role
 from ticketstream_tickets.models import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
-from ticketstream_tickets.store_api_keys import ApiKeyStore
+from ticketstream_tickets.store_api_keys import ApiKey, ApiKeyStore
 
+# Keys never manage keys (see require_admin_person), so no API key area is declared here.
 router = APIRouter(prefix="/v1/api-keys", tags=["administration"])
 
 
 def get_api_key_store(request: Request) -> ApiKeyStore:
-    store: ApiKeyStore = request.app.state.api_key_resolver
+    store: ApiKeyStore = request.app.state.api_key_store
     return store
 
 
@@ -24,6 +26,10 @@ def require_admin_person(principal: AdminPrincipal) -> Principal:
     if principal.is_api_key:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "API keys cannot manage API keys")
     return principal
+
+
+def _key_out(key: ApiKey) -> ApiKeyOut:
+    return ApiKeyOut.model_validate(asdict(key))
 
 
 ApiKeyStoreDep = Annotated[ApiKeyStore, Depends(get_api_key_store)]
@@ -35,7 +41,7 @@ async def create_api_key(body: ApiKeyCreate, store: ApiKeyStoreDep, principal: A
     now = datetime.now(UTC)
     if body.expires_at is not None and body.expires_at <= now:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "expires_at must be in the future")
-    document, presented = await store.create(
+    key, presented = await store.create(
         name=body.name,
         role=Role(body.role),
         teams=body.teams,
@@ -44,12 +50,12 @@ async def create_api_key(body: ApiKeyCreate, store: ApiKeyStoreDep, principal: A
         actor=principal.sub,
         now=now,
     )
-    return ApiKeyCreated.model_validate({**document, "id": document["_id"], "key": presented})
+    return ApiKeyCreated(**_key_out(key).model_dump(), key=presented)
 
 
 @router.get("", summary="API keys, without their secrets")
 async def list_api_keys(store: ApiKeyStoreDep, _: AdminPerson) -> list[ApiKeyOut]:
-    return [ApiKeyOut.model_validate({**document, "id": document["_id"]}) for document in await store.list()]
+    return [_key_out(key) for key in await store.list_keys()]
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Revoke an API key at once")

@@ -10,14 +10,22 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
-from ticketstream.auth import AdminPrincipal, StaffPrincipal
+from ticketstream.auth import AdminPrincipal, StaffPrincipal, api_key_area
 from ticketstream_tickets.api import rule_error
 from ticketstream_tickets.domain import DomainError
-from ticketstream_tickets.models import CustomFieldIn, CustomFieldOut, ManagedListIn, ManagedListOut
+from ticketstream_tickets.models import (
+    ADMINISTRATION_AREA,
+    CustomFieldIn,
+    CustomFieldOut,
+    ManagedListIn,
+    ManagedListOut,
+)
 from ticketstream_tickets.store_vocabulary import ListName, VocabularyStore
 from ticketstream_tickets.vocabulary import FieldDefinition, ManagedList
 
-router = APIRouter(prefix="/v1", tags=["administration"])
+router = APIRouter(
+    prefix="/v1", tags=["administration"], dependencies=[Depends(api_key_area(ADMINISTRATION_AREA))]
+)
 
 
 def get_vocabulary_store(request: Request) -> VocabularyStore:

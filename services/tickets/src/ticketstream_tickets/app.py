@@ -19,6 +19,7 @@ from ticketstream_tickets import (
     store_canned,
     store_customers,
     store_directory,
+    store_listing,
     store_routing,
     store_vocabulary,
 )
@@ -52,7 +53,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         customers=customer_store,
         vocabulary=vocabulary_store,
     )
-    platform.background.append(ticket_store.backfill_search_terms)
+    list_store = store_listing.TicketListStore(platform.database)
+    platform.background.append(list_store.backfill_search_terms)
     platform.broker.include_router(handlers.create_router(settings, ticket_store))
     declare_publications(platform.broker, settings, topics.TICKETS, topics.DIRECTORY)
     app = create_service_app(
@@ -69,10 +71,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
     )
     app.state.ticket_store = ticket_store
+    app.state.list_store = list_store
     app.state.routing_store = routing_store
     app.state.customer_store = customer_store
     app.state.vocabulary_store = vocabulary_store
-    app.state.api_key_resolver = store_api_keys.ApiKeyStore(platform.database)
+    # The platform's auth resolves keys through `api_key_resolver`; the key routes manage them.
+    app.state.api_key_resolver = app.state.api_key_store = store_api_keys.ApiKeyStore(platform.database)
     app.state.canned_store = store_canned.CannedStore(platform.database)
     app.state.directory_store = store_directory.DirectoryStore(
         platform.mongo, platform.database, on_commit=platform.relay.poke

@@ -6,7 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ticketstream.contracts.events import InteractionSummary
+from ticketstream.contracts.events import (
+    Event,
+    InboundBounceReceived,
+    InteractionSummary,
+    NotifyDelivered,
+    NotifyFailed,
+)
 from ticketstream.contracts.models import DeliveryStatus, TicketSnapshot
 from ticketstream_tickets.actions import system_note
 from ticketstream_tickets.lifecycle import Step, interaction_step
@@ -44,3 +50,29 @@ def undeliverable_steps(
         text=f"The email{subject} to {report.recipient} {what}{reason}.", interaction_id=note_id, now=now
     )
     return [interaction_step(ticket, note, actor=DELIVERY_ACTOR, now=now)]
+
+
+def delivery_report(event: Event) -> DeliveryReport | None:
+    """What an event says about an email the system sent, if anything final.
+
+    A temporary bounce (a delay notice) or a failure notify will retry says nothing final: the
+    relay keeps trying, so the email is neither delivered nor lost yet.
+    """
+    if isinstance(event, InboundBounceReceived) and event.original_message_id and event.permanent:
+        return DeliveryReport(
+            message_id=event.original_message_id,
+            status=DeliveryStatus.BOUNCED,
+            recipient=event.bounced_address,
+            detail=event.diagnostic or "no reason given",
+        )
+    if (
+        not isinstance(event, NotifyDelivered | NotifyFailed)
+        or event.channel != "email"
+        or not event.message_id
+    ):
+        return None
+    if isinstance(event, NotifyFailed):
+        if not event.permanent:
+            return None
+        return DeliveryReport(event.message_id, DeliveryStatus.FAILED, event.recipient, event.error)
+    return DeliveryReport(event.message_id, DeliveryStatus.SENT, event.recipient)

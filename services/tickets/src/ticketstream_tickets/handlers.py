@@ -11,17 +11,12 @@ from faststream.kafka.annotations import KafkaMessage
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
 from ticketstream.contracts.events import (
-    Event,
-    InboundBounceReceived,
     InboundCsatSubmitted,
     InboundMessageReceived,
-    NotifyDelivered,
-    NotifyFailed,
     SlaBreached,
     SlaClockStarted,
 )
-from ticketstream.contracts.models import DeliveryStatus
-from ticketstream_tickets.delivery import DeliveryReport
+from ticketstream_tickets.delivery import delivery_report
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import TicketStore
 
@@ -74,24 +69,3 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
             await store.record_delivery(envelope, report, now=datetime.now(UTC))
 
     return router
-
-
-def delivery_report(event: Event) -> DeliveryReport | None:
-    """What an event says about an email the system sent, if anything."""
-    if isinstance(event, InboundBounceReceived) and event.original_message_id:
-        permanence = "" if event.permanent else "temporary failure, "
-        return DeliveryReport(
-            message_id=event.original_message_id,
-            status=DeliveryStatus.BOUNCED,
-            recipient=event.bounced_address,
-            detail=f"{permanence}{event.diagnostic or 'no reason given'}",
-        )
-    if isinstance(event, NotifyDelivered | NotifyFailed) and event.channel == "email" and event.message_id:
-        failed = isinstance(event, NotifyFailed)
-        return DeliveryReport(
-            message_id=event.message_id,
-            status=DeliveryStatus.FAILED if failed else DeliveryStatus.SENT,
-            recipient=event.recipient,
-            detail=event.error if isinstance(event, NotifyFailed) else None,
-        )
-    return None

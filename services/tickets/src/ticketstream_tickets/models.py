@@ -7,10 +7,17 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, StringConstraints, model_validator
 
 from ticketstream.contracts.events import InteractionSummary
-from ticketstream.contracts.models import CustomFieldValue, Priority, TicketSnapshot, TicketStatus, TicketType
+from ticketstream.contracts.models import (
+    CustomFieldValue,
+    InteractionType,
+    Priority,
+    TicketSnapshot,
+    TicketStatus,
+    TicketType,
+)
 from ticketstream_tickets.vocabulary import FieldType
 
 
@@ -99,9 +106,9 @@ class LogRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: Literal["PHONE_CALL", "MEETING", "SMS", "NOTE"]
+    type: InteractionType = Field(description="PHONE_CALL, MEETING, SMS or NOTE")
     body: str = Field(min_length=1, max_length=100_000, description="What was said or agreed")
-    occurred_at: datetime | None = Field(
+    occurred_at: AwareDatetime | None = Field(
         None, description="When it happened (default: now); not in the future"
     )
     duration_minutes: int | None = Field(None, ge=0, le=24 * 60)
@@ -461,6 +468,9 @@ class ManagedListOut(ManagedListIn):
     pass
 
 
+# The API key areas of the routers (api_key_area) and the scopes they make.
+TICKETS_AREA = "tickets"
+ADMINISTRATION_AREA = "administration"
 ApiKeyScope = Literal["tickets:read", "tickets:write", "administration:read", "administration:write"]
 
 
@@ -477,7 +487,7 @@ class ApiKeyCreate(BaseModel):
     scopes: list[ApiKeyScope] = Field(
         min_length=1, description="Areas and access: tickets or administration routes, read (GET) or write"
     )
-    expires_at: datetime | None = Field(
+    expires_at: AwareDatetime | None = Field(
         None, description="After this the key is refused; none: until revoked"
     )
 

@@ -22,7 +22,7 @@ from ticketstream.auth import (
 from ticketstream.contracts.events import InteractionSummary
 from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot
 from ticketstream_tickets import domain
-from ticketstream_tickets.api import MAX_PAGE_SIZE, TicketStoreDep, not_found, rule_error
+from ticketstream_tickets.api import MAX_PAGE_SIZE, ListStoreDep, TicketStoreDep, not_found, rule_error
 from ticketstream_tickets.listing import TicketFilter
 from ticketstream_tickets.models import (
     MessageRequest,
@@ -63,7 +63,8 @@ def portal_ticket(ticket: TicketSnapshot) -> PortalTicketView:
 
 
 def portal_message(interaction: InteractionSummary) -> PortalInteractionView:
-    from_support = interaction.type in FROM_SUPPORT
+    # Staff-written messages carry their author's staff id (a logged SMS, a reply).
+    from_support = interaction.type in FROM_SUPPORT or interaction.author_id is not None
     author = interaction.author
     return PortalInteractionView(
         id=interaction.id,
@@ -88,7 +89,7 @@ async def own_ticket(ref: str, store: TicketStore, viewer: domain.CustomerViewer
 
 @router.get("", summary="The caller's own tickets (and their organisation's, if granted), newest first")
 async def list_own_tickets(
-    store: TicketStoreDep,
+    store: ListStoreDep,
     viewer: CustomerViewerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
     cursor: Annotated[str | None, Query(pattern=r"^\d+$", max_length=12)] = None,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, TypeVar
@@ -30,7 +30,7 @@ from ticketstream.contracts.events import (
     TicketEvent,
     TicketInteractionAdded,
 )
-from ticketstream.contracts.models import Person, TicketSnapshot, TicketStatus
+from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
@@ -46,13 +46,9 @@ INTERACTIONS = "interactions"
 ACTIVITY = "activity"
 COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
-SEARCH_TERMS_BACKFILLED = "search_terms_backfilled"
-BACKFILL_WINDOW = 1_000
 log = logging.getLogger(__name__)
 
 CONSUMER = "tickets"
-MIN_PAGE_WINDOW = 256
-MAX_PAGE_WINDOW = 8_192  # bounds what one query makes the database hold in memory
 STORAGE_ONLY_FIELDS = frozenset({"_id", "number", "search_terms"})
 MAX_REFERENCES = 20
 
@@ -79,13 +75,7 @@ INDEXES: IndexPlan = {
 }
 
 
-@dataclass(frozen=True)
-class TicketPage:
-    items: list[TicketSnapshot]
-    next_cursor: str | None
-
-
-def _ticket_document(ticket: TicketSnapshot) -> Document:
+def ticket_document(ticket: TicketSnapshot) -> Document:
     document = ticket.model_dump(mode="python")
     document["_id"] = document.pop("id")
     number = domain.parse_ref(ticket.ref)
@@ -128,7 +118,7 @@ def _plain(value: object) -> object:
     return value
 
 
-def _ticket_of(document: Document) -> TicketSnapshot:
+def ticket_of(document: Document) -> TicketSnapshot:
     fields = {key: value for key, value in document.items() if key not in STORAGE_ONLY_FIELDS}
     return TicketSnapshot.model_validate({"id": document["_id"], **fields})
 
@@ -206,7 +196,7 @@ class TicketStore:
                     route=True,
                 )
                 return ticket
-            ticket = _ticket_of(existing)
+            ticket = ticket_of(existing)
             if ticket.merged_into:
                 # The conversation continues on the ticket it was merged into.
                 ticket = await self._current(session, ticket.merged_into)
@@ -223,10 +213,7 @@ class TicketStore:
             await self._insert_interaction(session, ticket.id, interaction)
             return await self._commit_steps(session, ticket, steps, actor=event.sender.email)
 
-        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
-        if ticket is not None:
-            self._on_commit()
-        return ticket
+        return await self._apply_event(envelope, work)
 
     async def apply_sla_event(
         self, envelope: Envelope, event: SlaEvent, *, now: datetime
@@ -237,7 +224,7 @@ class TicketStore:
             document = await self._database[TICKETS].find_one({"_id": event.ticket_id}, session=session)
             if document is None:
                 return None  # a clock of a ticket this deployment does not have
-            ticket = _ticket_of(document)
+            ticket = ticket_of(document)
             steps = lifecycle.sla_stamp(
                 ticket,
                 now=now,
@@ -247,10 +234,7 @@ class TicketStore:
             )
             return await self._commit_steps(session, ticket, steps, actor=lifecycle.SLA_ACTOR)
 
-        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
-        if ticket is not None:
-            self._on_commit()
-        return ticket
+        return await self._apply_event(envelope, work)
 
     async def record_csat(
         self, envelope: Envelope, event: InboundCsatSubmitted, *, now: datetime
@@ -263,7 +247,7 @@ class TicketStore:
             if document is None:
                 log.warning("CSAT for unknown ticket %s (%s) ignored", event.ref, event.ticket_id)
                 return None
-            ticket = _ticket_of(document)
+            ticket = ticket_of(document)
             form = lifecycle.csat_form(
                 ticket.id, event.csat, submitted_by=ticket.requester, submitted_at=event.submitted_at
             )
@@ -277,21 +261,24 @@ class TicketStore:
             steps = lifecycle.csat_recorded(ticket, event.csat, actor=actor, now=now)
             return await self._commit_steps(session, ticket, steps, actor=actor)
 
-        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
-        if ticket is not None:
-            self._on_commit()
-        return ticket
+        return await self._apply_event(envelope, work)
 
     async def record_delivery(
         self, envelope: Envelope, report: delivery.DeliveryReport, *, now: datetime
     ) -> TicketSnapshot | None:
-        """Update an outbound email's delivery status; an undeliverable one also gets a system
-        note on its ticket. Reports about mail the tickets service did not write are ignored."""
+        """Update an outbound email's delivery status. Reports about mail that is not a reply
+        written here (acknowledgements, other services' mail) are skipped without a transaction.
+
+        "sent" stays on the interaction and does not version the ticket: an agent's next edit
+        must not fail with 412 because the relay accepted their reply. An undeliverable email
+        is a change of the ticket: a system note, logged and published.
+        """
+        reply = {"message_id": report.message_id, "type": InteractionType.EMAIL_OUTBOUND.value}
+        if await self._database[INTERACTIONS].find_one(reply, {"_id": 1}) is None:
+            return None
 
         async def work(session: Session) -> TicketSnapshot | None:
-            document = await self._database[INTERACTIONS].find_one(
-                {"message_id": report.message_id}, session=session
-            )
+            document = await self._database[INTERACTIONS].find_one(reply, session=session)
             if document is None:
                 return None
             email = _interaction_of(document)
@@ -309,10 +296,7 @@ class TicketStore:
             updated, _ = await self._commit_interaction(session, ticket, steps, actor=delivery.DELIVERY_ACTOR)
             return updated
 
-        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
-        if ticket is not None:
-            self._on_commit()
-        return ticket
+        return await self._apply_event(envelope, work)
 
     async def update_ticket(
         self,
@@ -488,6 +472,15 @@ class TicketStore:
 
         return await self._run(work)
 
+    async def _apply_event(
+        self, envelope: Envelope, work: Callable[[Session], Awaitable[TicketSnapshot | None]]
+    ) -> TicketSnapshot | None:
+        """Apply a consumed event at most once (its id is recorded with the change)."""
+        ticket = await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work)
+        if ticket is not None:
+            self._on_commit()
+        return ticket
+
     async def _run(self, work: Callable[[Session], Awaitable[T]]) -> T:
         result = await run_in_transaction(self._client, work)
         self._on_commit()
@@ -499,7 +492,7 @@ class TicketStore:
         document = await self._database[TICKETS].find_one(_ref_query(ref_or_id), session=session)
         if document is None:
             raise TicketNotFoundError(ref_or_id)
-        ticket = _ticket_of(document)
+        ticket = ticket_of(document)
         if expected_version is not None and ticket.version != expected_version:
             raise StaleTicketError(ticket.ref, current_version=ticket.version)
         return ticket
@@ -577,7 +570,7 @@ class TicketStore:
             cc_contact_ids=[contact["_id"] for contact in cc_contacts],
             now=now,
         )
-        await self._database[TICKETS].insert_one(_ticket_document(ticket), session=session)
+        await self._database[TICKETS].insert_one(ticket_document(ticket), session=session)
         if first_interaction is not None:
             await self._insert_interaction(session, ticket.id, first_interaction)
         created = lifecycle.versioned(TicketCreated, ticket, actor=actor, now=now)
@@ -609,7 +602,7 @@ class TicketStore:
 
     async def _save(self, session: Session, ticket: TicketSnapshot, *, expected_version: int) -> None:
         result = await self._database[TICKETS].replace_one(
-            {"_id": ticket.id, "version": expected_version}, _ticket_document(ticket), session=session
+            {"_id": ticket.id, "version": expected_version}, ticket_document(ticket), session=session
         )
         if result.matched_count != 1:
             raise StaleTicketError(ticket.ref, current_version=None)
@@ -625,7 +618,7 @@ class TicketStore:
 
     async def get(self, ref_or_id: str) -> TicketSnapshot | None:
         document = await self._database[TICKETS].find_one(_ref_query(ref_or_id))
-        return _ticket_of(document) if document else None
+        return ticket_of(document) if document else None
 
     async def activity_log(
         self,
@@ -665,80 +658,6 @@ class TicketStore:
             query["customer_visible"] = True
         documents = await self._database[INTERACTIONS].find(query).sort("created_at", 1).to_list()
         return [_interaction_of(document) for document in documents]
-
-    async def list_tickets(
-        self,
-        filters: listing.TicketFilter,
-        *,
-        limit: int,
-        cursor: int | None,
-        order: listing.SortOrder = listing.SortOrder.NEWEST,
-    ) -> TicketPage:
-        """A page in ticket-number order; the cursor is the last number of the previous page.
-
-        Ticket numbers are dense (gap-free refs), so a page is read as bounded number windows
-        walking from the cursor, growing while filters leave them short. Each query is an index
-        range, so a page costs about the same at ticket 100 as at ticket 100,000.
-        """
-        plan = filters.plan()
-        newest_first = order is listing.SortOrder.NEWEST
-        highest = await self._highest_ticket_number()
-        edge = cursor if cursor is not None else (highest + 1 if newest_first else 0)
-        window = max(4 * (limit + 1), MIN_PAGE_WINDOW)
-        found: dict[int, Document] = {}
-        while len(found) <= limit and (edge > 1 if newest_first else edge < highest):
-            lower, upper = (max(edge - window, 1), edge) if newest_first else (edge + 1, edge + 1 + window)
-            for query in plan.window_queries(lower, upper):
-                for document in await self._read_window(query, limit + 1, plan, newest_first=newest_first):
-                    found[document["number"]] = document
-            edge = lower if newest_first else upper - 1
-            window = min(window * 4, MAX_PAGE_WINDOW)
-        documents = sorted(found.values(), key=lambda document: int(document["number"]), reverse=newest_first)
-        page = documents[:limit]
-        next_cursor = str(page[-1]["number"]) if len(documents) > limit else None
-        return TicketPage([_ticket_of(document) for document in page], next_cursor)
-
-    async def _read_window(
-        self, query: dict[str, Any], wanted: int, plan: listing.ListPlan, *, newest_first: bool
-    ) -> list[Document]:
-        """The first `wanted` matches of one window query. Documents checked after reading (more
-        search words) are read without a limit, so none is skipped."""
-        cursor = self._database[TICKETS].find(query).sort("number", DESCENDING if newest_first else ASCENDING)
-        if plan.filters_after_reading:
-            return [document for document in await cursor.to_list() if plan.accepts(document)][:wanted]
-        return await cursor.limit(wanted).to_list()
-
-    async def backfill_search_terms(self) -> None:
-        """Give tickets stored before search terms existed their terms; once per database.
-
-        Runs in the background at start. Each update is guarded by the version read, so a ticket
-        saved meanwhile (which carries fresh terms) is left alone.
-        """
-        if await self._database[COUNTERS].find_one({"_id": SEARCH_TERMS_BACKFILLED}):
-            return
-        updated = 0
-        highest = await self._highest_ticket_number()
-        for lower in range(1, highest + 1, BACKFILL_WINDOW):
-            window = {
-                "number": {"$gte": lower, "$lt": lower + BACKFILL_WINDOW},
-                "search_terms": {"$exists": False},
-            }
-            for document in await self._database[TICKETS].find(window).to_list():
-                ticket = _ticket_of(document)
-                result = await self._database[TICKETS].update_one(
-                    {"_id": ticket.id, "version": ticket.version},
-                    {"$set": {"search_terms": listing.search_terms_of(ticket)}},
-                )
-                updated += result.modified_count
-        await self._database[COUNTERS].update_one(
-            {"_id": SEARCH_TERMS_BACKFILLED}, {"$set": {"value": updated}}, upsert=True
-        )
-        if updated:
-            log.info("search terms backfilled on %d tickets", updated)
-
-    async def _highest_ticket_number(self) -> int:
-        counter = await self._database[COUNTERS].find_one({"_id": TICKET_REF_COUNTER})
-        return int(counter["value"]) if counter else 0
 
 
 class InteractionNotFoundError(LookupError):

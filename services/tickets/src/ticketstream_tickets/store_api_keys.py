@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from pymongo import ASCENDING
 
@@ -12,6 +13,37 @@ from ticketstream.db import Database, Document
 API_KEYS = "api_keys"
 # Last use is recorded at most this often per key, so a busy integration does not write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """A key as administrators see it: everything but its secret."""
+
+    id: str
+    name: str
+    role: Role
+    teams: list[str]
+    scopes: list[str]
+    created_by: str
+    created_at: datetime
+    expires_at: datetime | None
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+def _key_of(document: Document) -> ApiKey:
+    return ApiKey(
+        id=document["_id"],
+        name=document["name"],
+        role=Role(document["role"]),
+        teams=list(document["teams"]),
+        scopes=list(document["scopes"]),
+        created_by=document["created_by"],
+        created_at=document["created_at"],
+        expires_at=document["expires_at"],
+        last_used_at=document["last_used_at"],
+        revoked_at=document["revoked_at"],
+    )
 
 
 class ApiKeyStore:
@@ -28,7 +60,7 @@ class ApiKeyStore:
         expires_at: datetime | None,
         actor: str,
         now: datetime,
-    ) -> tuple[Document, str]:
+    ) -> tuple[ApiKey, str]:
         """The stored key and the presentable key, which is returned this once only."""
         key = new_api_key()
         document = {
@@ -45,15 +77,11 @@ class ApiKeyStore:
             "revoked_at": None,
         }
         await self._database[API_KEYS].insert_one(document)
-        return document, key.presented
+        return _key_of(document), key.presented
 
-    async def list(self) -> list[Document]:
-        return (
-            await self._database[API_KEYS]
-            .find({}, {"secret_digest": 0})
-            .sort("created_at", ASCENDING)
-            .to_list()
-        )
+    async def list_keys(self) -> list[ApiKey]:
+        documents = await self._database[API_KEYS].find().sort("created_at", ASCENDING).to_list()
+        return [_key_of(document) for document in documents]
 
     async def revoke(self, key_id: str, *, now: datetime) -> bool:
         result = await self._database[API_KEYS].update_one(
@@ -61,9 +89,8 @@ class ApiKeyStore:
         )
         return result.matched_count == 1
 
-    async def resolve(self, key_id: str, secret: str) -> Principal | None:
+    async def resolve(self, key_id: str, secret: str, *, now: datetime) -> Principal | None:
         document = await self._database[API_KEYS].find_one({"_id": key_id})
-        now = datetime.now(UTC)
         if (
             document is None
             or document["revoked_at"] is not None

@@ -20,6 +20,7 @@ from ticketstream_tickets.lifecycle import TicketPatch
 
 FIELD_KEY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_TEXT = 2_000
+FINISHED = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 
 
 class FieldType(StrEnum):
@@ -130,13 +131,13 @@ class Vocabulary:
         )
 
     def check_resolvable(self, before: TicketSnapshot, after: TicketSnapshot) -> None:
-        """A change that resolves a ticket needs every field required to resolve filled in."""
-        if after.status is not TicketStatus.RESOLVED or before.status is TicketStatus.RESOLVED:
+        """A change that resolves or closes a ticket needs every field required to resolve."""
+        if after.status not in FINISHED or before.status in FINISHED:
             return
         missing = self.missing_to_resolve(after.custom_fields)
         if missing:
             raise DomainError(
-                f"fill in {', '.join(missing)} before resolving {after.ref}",
+                f"fill in {', '.join(missing)} before {after.ref} is {after.status.value.lower()}",
                 {"missing_custom_fields": missing},
             )
 
