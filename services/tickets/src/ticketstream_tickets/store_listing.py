@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
 
@@ -22,6 +21,7 @@ MIN_PAGE_WINDOW = 256
 MAX_PAGE_WINDOW = 1 << 20
 MAX_CHECKED_WINDOW = 8_192
 BACKFILL_WINDOW = 1_000
+SEARCH_TERMS_BACKFILLED = "search_terms_backfilled"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class TicketListStore:
         range, so a page costs about the same at ticket 100 as at ticket 100,000.
         """
         plan = filters.plan()
-        if not plan.alternatives:
+        if not plan.queries:
             return TicketPage([], None)
         newest_first = order is listing.SortOrder.NEWEST
         highest = await self.highest_ticket_number()
@@ -58,17 +58,18 @@ class TicketListStore:
         else:
             edge = cursor if cursor is not None else 0
         window = max(4 * (limit + 1), MIN_PAGE_WINDOW)
-        cap = MAX_CHECKED_WINDOW if plan.filters_after_reading else MAX_PAGE_WINDOW
+        checked = any(query.checked for query in plan.queries)
+        cap = MAX_CHECKED_WINDOW if checked else MAX_PAGE_WINDOW
         found: dict[int, Document] = {}
         while len(found) <= limit and (edge > 1 if newest_first else edge < highest):
             lower, upper = (max(edge - window, 1), edge) if newest_first else (edge + 1, edge + 1 + window)
-            for query in plan.window_queries(lower, upper):
-                for document in await self._read_window(query, limit + 1, plan, newest_first=newest_first):
-                    found[document["number"]] = document
+            for query in plan.queries:
+                matches = await self._read_window(query, lower, upper, limit + 1, newest_first=newest_first)
+                found.update((document["number"], document) for document in matches)
             edge = lower if newest_first else upper - 1
             window = min(window * 4, cap)
         numbers = sorted(found, reverse=newest_first)
-        if plan.filters_after_reading:
+        if checked:
             page = await self._whole_documents(numbers[:limit])
         else:
             page = [found[number] for number in numbers[:limit]]
@@ -76,26 +77,23 @@ class TicketListStore:
         return TicketPage([ticket_of(document) for document in page], next_cursor)
 
     async def _read_window(
-        self, query: dict[str, Any], wanted: int, plan: listing.ListPlan, *, newest_first: bool
+        self, query: listing.WindowQuery, lower: int, upper: int, wanted: int, *, newest_first: bool
     ) -> list[Document]:
-        """The first `wanted` matches of one window query.
+        """The first `wanted` matches of one window.
 
-        Matches checked after reading (more search words) are read without a limit, so none is
-        skipped, and only their number and terms, so a window of long descriptions stays small.
+        Candidates checked after reading are read without a limit, so none is skipped, and only
+        with the fields the checks need, so a window of long descriptions stays small.
         """
+        tickets = self._database[TICKETS]
         direction = DESCENDING if newest_first else ASCENDING
-        if not plan.filters_after_reading:
-            return await self._database[TICKETS].find(query).sort("number", direction).limit(wanted).to_list()
-        candidates = (
-            await self._database[TICKETS]
-            .find(query, {"number": 1, "search_terms": 1})
-            .sort("number", direction)
-            .to_list()
-        )
-        return [candidate for candidate in candidates if plan.accepts(candidate)][:wanted]
+        window = query.in_window(lower, upper)
+        if not query.checked:
+            return await tickets.find(window).sort("number", direction).limit(wanted).to_list()
+        candidates = await tickets.find(window, query.projection).sort("number", direction).to_list()
+        return [candidate for candidate in candidates if query.accepts(candidate)][:wanted]
 
     async def _whole_documents(self, numbers: list[int]) -> list[Document]:
-        """The tickets of a page whose candidates were read as numbers and terms only."""
+        """The tickets of a page whose candidates were read with only the fields checks needed."""
         documents = await self._database[TICKETS].find({"number": {"$in": numbers}}).to_list()
         by_number = {document["number"]: document for document in documents}
         return [by_number[number] for number in numbers if number in by_number]
@@ -105,21 +103,27 @@ class TicketListStore:
         return int(counter["value"]) if counter else 0
 
     async def backfill_search_terms(self) -> None:
-        """Give tickets stored without search terms their terms (written before terms existed, or
-        by an older replica during a rolling upgrade). Runs in the background at every start.
+        """Give tickets stored before search terms existed their terms, once per database.
 
-        Each update is guarded by the version read, so a ticket saved meanwhile keeps the fresh
-        terms its save wrote; a window that fails is logged and the walk goes on.
+        Runs in the background at start; the walk reads every ticket, so it is recorded as done
+        rather than repeated at every start. Each update is guarded by the version read, so a
+        ticket saved meanwhile keeps the fresh terms its save wrote; a window that fails is logged,
+        and the walk goes on and is tried again at the next start.
         """
-        updated = 0
+        if await self._database[COUNTERS].find_one({"_id": SEARCH_TERMS_BACKFILLED}):
+            return
+        updated, failed = 0, False
         highest = await self.highest_ticket_number()
         for lower in range(1, highest + 1, BACKFILL_WINDOW):
             try:
                 updated += await self._backfill_window(lower, lower + BACKFILL_WINDOW)
-            except Exception:
-                log.exception(
-                    "search terms of tickets %d..%d not backfilled", lower, lower + BACKFILL_WINDOW - 1
-                )
+            except Exception:  # one bad window must not stop the rest
+                log.exception("search terms of tickets from %d not backfilled", lower)
+                failed = True
+        if not failed:
+            await self._database[COUNTERS].update_one(
+                {"_id": SEARCH_TERMS_BACKFILLED}, {"$set": {"value": updated}}, upsert=True
+            )
         if updated:
             log.info("search terms backfilled on %d tickets", updated)
 
