@@ -213,6 +213,14 @@ class SlaClockStarted(SlaEvent):
     target_seconds: int = Field(ge=1)
 
 
+class SlaClockRetargeted(SlaEvent):
+    """The ticket's priority (or what chooses its policy) changed: a new target and due time,
+    with the business time already counted kept."""
+
+    event_type: ClassVar[str] = "sla.clock_retargeted"
+    target_seconds: int = Field(ge=1)
+
+
 class SlaClockPaused(SlaEvent):
     event_type: ClassVar[str] = "sla.clock_paused"
 
@@ -322,6 +330,7 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     TicketArchived,
     TicketCsatRecorded,
     SlaClockStarted,
+    SlaClockRetargeted,
     SlaClockPaused,
     SlaClockResumed,
     SlaWarning,

@@ -1,0 +1,173 @@
+"""What ticket events and due timers do to SLA clocks (pure, injected times)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from ticketstream.contracts.events import (
+    InteractionSummary,
+    SlaTarget,
+    TicketArchived,
+    TicketCreated,
+    TicketInteractionAdded,
+    TicketStatusChanged,
+    TicketUpdated,
+)
+from ticketstream.contracts.models import InteractionType, Priority, Source, TicketSnapshot, TicketStatus
+from ticketstream_sla.business_hours import twenty_four_seven_calendar
+from ticketstream_sla.clocks import Clock, ClockState
+from ticketstream_sla.policies import DEFAULT_POLICIES, TicketFacts, policy_for
+from ticketstream_sla.reactions import TimerKind, on_ticket_event, on_timer
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ALWAYS = twenty_four_seven_calendar()
+
+
+def snapshot(
+    *, status: TicketStatus = TicketStatus.OPEN, priority: Priority = Priority.HIGH, version: int = 1
+):
+    return TicketSnapshot(
+        id="t1",
+        ref="TKT-0001",
+        title="x",
+        status=status,
+        priority=priority,
+        source=Source.EMAIL,
+        version=version,
+        created_at=T0,
+        updated_at=T0,
+    )
+
+
+def common(ticket: TicketSnapshot, at: datetime) -> dict:
+    return {
+        "ticket_id": "t1",
+        "ref": "TKT-0001",
+        "sequence": ticket.version,
+        "occurred_at": at,
+        "ticket": ticket,
+    }
+
+
+def react(event, clocks: dict[SlaTarget, Clock], at: datetime):
+    policy = policy_for(TicketFacts(event.ticket.priority), DEFAULT_POLICIES)
+    return on_ticket_event(event, clocks, policy=policy, calendar=ALWAYS, now=at)
+
+
+def started() -> dict[SlaTarget, Clock]:
+    reaction = react(TicketCreated(**common(snapshot(), T0)), {}, T0)
+    return {clock.target: clock for clock in reaction.clocks}
+
+
+def status_change(came_from: TicketStatus, to: TicketStatus, at: datetime) -> TicketStatusChanged:
+    return TicketStatusChanged(**common(snapshot(status=to), at), from_status=came_from, to_status=to)
+
+
+def apply(clocks: dict[SlaTarget, Clock], reaction) -> dict[SlaTarget, Clock]:
+    return {**clocks, **{clock.target: clock for clock in reaction.clocks}}
+
+
+def test_a_new_ticket_starts_first_response_and_resolution_clocks_from_its_creation() -> None:
+    reaction = react(
+        TicketCreated(**common(snapshot(), T0 + timedelta(seconds=2))), {}, T0 + timedelta(seconds=2)
+    )
+
+    assert [(e.event_type, e.target, e.due_at) for e in reaction.events] == [
+        ("sla.clock_started", SlaTarget.FIRST_RESPONSE, T0 + timedelta(hours=4)),
+        ("sla.clock_started", SlaTarget.RESOLUTION, T0 + timedelta(hours=24)),
+    ]
+
+
+def test_a_public_reply_meets_the_first_response_once() -> None:
+    reply = InteractionSummary(
+        id="i", type=InteractionType.EMAIL_OUTBOUND, customer_visible=True, created_at=T0
+    )
+    note = reply.model_copy(update={"type": InteractionType.INTERNAL_NOTE, "customer_visible": False})
+    at = T0 + timedelta(hours=1)
+
+    by_note = react(TicketInteractionAdded(**common(snapshot(), at), interaction=note), started(), at)
+    by_reply = react(TicketInteractionAdded(**common(snapshot(), at), interaction=reply), started(), at)
+    again = react(
+        TicketInteractionAdded(**common(snapshot(), at), interaction=reply), apply(started(), by_reply), at
+    )
+
+    assert by_note.events == []
+    assert [(e.event_type, e.target) for e in by_reply.events] == [("sla.met", SlaTarget.FIRST_RESPONSE)]
+    assert again.events == []
+
+
+def test_waiting_on_the_customer_pauses_and_their_reply_resumes_with_the_due_time_moved() -> None:
+    clocks = started()
+    paused = react(
+        status_change(TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER, T0 + timedelta(hours=1)),
+        clocks,
+        T0 + timedelta(hours=1),
+    )
+    clocks = apply(clocks, paused)
+    resumed = react(
+        status_change(TicketStatus.WAITING_ON_CUSTOMER, TicketStatus.OPEN, T0 + timedelta(hours=11)),
+        clocks,
+        T0 + timedelta(hours=11),
+    )
+
+    assert {e.event_type for e in paused.events} == {"sla.clock_paused"}
+    assert all(clock.state is ClockState.PAUSED for clock in paused.clocks)
+    assert [(e.event_type, e.target, e.due_at) for e in resumed.events] == [
+        ("sla.clock_resumed", SlaTarget.FIRST_RESPONSE, T0 + timedelta(hours=14)),
+        ("sla.clock_resumed", SlaTarget.RESOLUTION, T0 + timedelta(hours=34)),
+    ]
+
+
+def test_resolving_meets_resolution_drops_an_unanswered_first_response_and_a_reopen_resumes() -> None:
+    at = T0 + timedelta(hours=2)
+    resolved = react(status_change(TicketStatus.OPEN, TicketStatus.RESOLVED, at), started(), at)
+    reopened = react(
+        status_change(TicketStatus.RESOLVED, TicketStatus.OPEN, at + timedelta(days=1)),
+        apply(started(), resolved),
+        at + timedelta(days=1),
+    )
+
+    assert [(e.event_type, e.target) for e in resolved.events] == [
+        ("sla.clock_cancelled", SlaTarget.FIRST_RESPONSE),
+        ("sla.met", SlaTarget.RESOLUTION),
+    ]
+    assert [(e.event_type, e.target, e.due_at) for e in reopened.events] == [
+        ("sla.clock_resumed", SlaTarget.RESOLUTION, at + timedelta(days=1, hours=22)),
+    ]
+
+
+def test_a_priority_change_retargets_running_clocks_keeping_the_time_counted() -> None:
+    at = T0 + timedelta(minutes=30)
+    urgent = snapshot(priority=Priority.URGENT, version=2)
+
+    reaction = react(TicketUpdated(**common(urgent, at), changed_fields=["priority"]), started(), at)
+
+    assert [(e.event_type, e.target, e.due_at, e.policy_id) for e in reaction.events] == [
+        ("sla.clock_retargeted", SlaTarget.FIRST_RESPONSE, T0 + timedelta(hours=1), "default-urgent"),
+        ("sla.clock_retargeted", SlaTarget.RESOLUTION, T0 + timedelta(hours=4), "default-urgent"),
+    ]
+
+
+def test_archiving_cancels_what_still_runs() -> None:
+    reaction = react(TicketArchived(**common(snapshot(), T0)), started(), T0)
+
+    assert {e.event_type for e in reaction.events} == {"sla.clock_cancelled"}
+    assert all(clock.state is ClockState.CANCELLED for clock in reaction.clocks)
+
+
+def test_timers_warn_once_breach_once_and_ignore_older_generations() -> None:
+    clock = started()[SlaTarget.FIRST_RESPONSE]
+    warning_time = clock.warning_at
+    assert warning_time is not None
+
+    warned = on_timer(clock, TimerKind.WARNING, generation=clock.generation, now=warning_time)
+    warned_clock = warned.clocks[0]
+    twice = on_timer(warned_clock, TimerKind.WARNING, generation=clock.generation, now=warning_time)
+    stale = on_timer(clock, TimerKind.BREACH, generation=clock.generation - 1, now=warning_time)
+    breached = on_timer(warned_clock, TimerKind.BREACH, generation=clock.generation, now=clock.due_at)
+    after = on_timer(breached.clocks[0], TimerKind.BREACH, generation=clock.generation, now=clock.due_at)
+
+    assert [e.event_type for e in warned.events] == ["sla.warning"]
+    assert twice.events == [] and stale.events == [] and after.events == []
+    assert [e.event_type for e in breached.events] == ["sla.breached"]
+    assert breached.clocks[0].state is ClockState.BREACHED
