@@ -23,7 +23,6 @@ from ticketstream.contracts.models import (
 from ticketstream_tickets import canned, domain, lifecycle
 from ticketstream_tickets.listing import SortOrder, TicketFilter
 from ticketstream_tickets.models import (
-    TICKETS_AREA,
     ActivityEntry,
     ActivityList,
     AttachmentIn,
@@ -48,6 +47,9 @@ from ticketstream_tickets.models import (
     StaffTicketView,
     TicketList,
     UpdateTicketRequest,
+)
+from ticketstream_tickets.models_admin import (
+    TICKETS_AREA,
 )
 from ticketstream_tickets.settings import Settings
 from ticketstream_tickets.store import InteractionNotFoundError, StaleTicketError, TicketStore

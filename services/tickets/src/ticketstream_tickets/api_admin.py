@@ -18,6 +18,10 @@ from ticketstream_tickets import canned, routing
 from ticketstream_tickets.api import CannedStoreDep, TicketStoreDep, rule_error
 from ticketstream_tickets.domain import DomainError
 from ticketstream_tickets.models import (
+    GlobalActivityEntry,
+    GlobalActivityList,
+)
+from ticketstream_tickets.models_admin import (
     ADMINISTRATION_AREA,
     AgentIn,
     AgentOut,
@@ -26,8 +30,6 @@ from ticketstream_tickets.models import (
     CannedResponseOut,
     CustomerOut,
     CustomerUpdate,
-    GlobalActivityEntry,
-    GlobalActivityList,
     OrganisationIn,
     OrganisationOut,
     RoutingRuleCreate,

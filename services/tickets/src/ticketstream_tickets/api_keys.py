@@ -9,7 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from ticketstream.auth import AdminPrincipal, Principal, Role
-from ticketstream_tickets.models import ApiKeyCreate, ApiKeyCreated, ApiKeyOut
+from ticketstream_tickets.models_admin import (
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyOut,
+)
 from ticketstream_tickets.store_api_keys import ApiKey, ApiKeyStore
 
 # Keys never manage keys (see require_admin_person), so no API key area is declared here.

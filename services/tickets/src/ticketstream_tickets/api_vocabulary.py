@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from ticketstream.auth import AdminPrincipal, StaffPrincipal, api_key_area
 from ticketstream_tickets.api import rule_error
 from ticketstream_tickets.domain import DomainError
-from ticketstream_tickets.models import (
+from ticketstream_tickets.models_admin import (
     ADMINISTRATION_AREA,
     CustomFieldIn,
     CustomFieldOut,
