@@ -282,3 +282,40 @@ async def test_tickets_stored_before_search_terms_existed_become_searchable(sett
 
         [ticket] = await eventually(found)
     assert ticket["ref"] == "TKT-0001" and "search_terms" not in ticket
+
+
+async def test_a_retargeted_or_resumed_resolution_clock_moves_the_due_date(settings):
+    from datetime import timedelta
+
+    from tests.helpers import publish_events
+    from ticketstream.contracts.events import SlaClockResumed, SlaClockRetargeted, SlaClockStarted, SlaTarget
+
+    await prepare_topics(settings)
+    agent = bearer(settings)
+    async with running(create_app(settings)) as client:
+        created = (await client.post("/v1/tickets", json={"title": "Moving target"}, headers=agent)).json()
+        now = datetime.now(UTC).replace(microsecond=0)
+        common = {
+            "ticket_id": created["id"],
+            "ref": created["ref"],
+            "policy_id": "p",
+            "priority": "MEDIUM",
+            "clock_id": "c",
+            "target": SlaTarget.RESOLUTION,
+            "occurred_at": now,
+        }
+        started = SlaClockStarted(**common, due_at=now + timedelta(hours=48), target_seconds=48 * 3600)
+        retargeted = SlaClockRetargeted(**common, due_at=now + timedelta(hours=4), target_seconds=4 * 3600)
+        resumed = SlaClockResumed(**common, due_at=now + timedelta(hours=6))
+
+        async def due_date_is(expected: datetime):
+            ticket = (await client.get(f"/v1/tickets/{created['ref']}", headers=agent)).json()
+            due = ticket["due_date"]
+            return ticket if due and datetime.fromisoformat(due) == expected else None
+
+        await publish_events(settings, [started, retargeted])
+        after_retarget = await eventually(lambda: due_date_is(now + timedelta(hours=4)))
+        await publish_events(settings, [resumed])
+        after_resume = await eventually(lambda: due_date_is(now + timedelta(hours=6)))
+    assert after_retarget["version"] == 3, "created, started, re-targeted"
+    assert after_resume["version"] == 4

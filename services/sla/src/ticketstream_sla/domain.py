@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 
 from ticketstream.contracts.events import SlaTarget
 from ticketstream.contracts.models import Priority
+from ticketstream_sla.clocks import AgentStatus, ClockState
 
 WARNING_FRACTION = 0.75
 
@@ -34,24 +34,6 @@ DEFAULT_POLICIES: tuple[Policy, ...] = (
     Policy("default-medium", "Medium", Priority.MEDIUM, _hours(8), _hours(48)),
     Policy("default-low", "Low", Priority.LOW, _hours(24), _hours(120)),
 )
-
-
-class ClockState(StrEnum):
-    RUNNING = "running"
-    PAUSED = "paused"
-    MET = "met"
-    BREACHED = "breached"
-    CANCELLED = "cancelled"
-
-
-class AgentStatus(StrEnum):
-    """What agents see next to a target."""
-
-    ON_TRACK = "On Track"
-    WARNING = "Warning"
-    BREACHED = "Breached"
-    MET = "Met"
-    PAUSED = "Paused"
 
 
 @dataclass(frozen=True)

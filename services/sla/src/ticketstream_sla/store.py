@@ -15,6 +15,7 @@ from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_sla import domain
+from ticketstream_sla.clocks import ClockState
 
 POLICIES = "policies"
 CLOCKS = "clocks"
@@ -74,7 +75,7 @@ def _clock_of(document: Document) -> domain.Clock:
         priority=Priority(document["priority"]),
         started_at=document["started_at"],
         target_seconds=document["target_seconds"],
-        state=domain.ClockState(document["state"]),
+        state=ClockState(document["state"]),
     )
 
 

@@ -14,6 +14,8 @@ from ticketstream.contracts.events import (
     InboundCsatSubmitted,
     InboundMessageReceived,
     SlaBreached,
+    SlaClockResumed,
+    SlaClockRetargeted,
     SlaClockStarted,
 )
 from ticketstream_tickets.delivery import delivery_report
@@ -49,12 +51,12 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
     @router.subscriber(
         settings.topic(topics.SLA),
         title="tickets/sla",
-        description="SLA clocks stamp due_date and sla_breach_at on their tickets.",
+        description="SLA clocks stamp due_date (when started, re-targeted or resumed) and sla_breach_at.",
         **consumer_options(settings),
     )
     async def on_sla_event(message: KafkaMessage) -> None:
         envelope = parse_event(message.headers, message.body)
-        if isinstance(envelope.data, SlaClockStarted | SlaBreached):
+        if isinstance(envelope.data, SlaClockStarted | SlaClockRetargeted | SlaClockResumed | SlaBreached):
             await store.apply_sla_event(envelope, envelope.data, now=datetime.now(UTC))
 
     @router.subscriber(

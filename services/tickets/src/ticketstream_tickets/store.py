@@ -23,6 +23,8 @@ from ticketstream.contracts.events import (
     InboundMessageReceived,
     InteractionSummary,
     SlaBreached,
+    SlaClockResumed,
+    SlaClockRetargeted,
     SlaClockStarted,
     SlaEvent,
     SlaTarget,
@@ -49,6 +51,8 @@ TICKET_REF_COUNTER = "ticket_ref"
 log = logging.getLogger(__name__)
 
 CONSUMER = "tickets"
+# SLA events whose due time is the clock's new due time (a pause has none until it resumes).
+DUE_DATE_EVENTS = (SlaClockStarted, SlaClockRetargeted, SlaClockResumed)
 STORAGE_ONLY_FIELDS = frozenset({"_id", "number", "search_terms"})
 MAX_REFERENCES = 20
 
@@ -218,7 +222,7 @@ class TicketStore:
     async def apply_sla_event(
         self, envelope: Envelope, event: SlaEvent, *, now: datetime
     ) -> TicketSnapshot | None:
-        """Stamp due_date from sla.clock_started and sla_breach_at from sla.breached, once."""
+        """Stamp due_date from a clock started, re-targeted or resumed, and the first sla.breached."""
 
         async def work(session: Session) -> TicketSnapshot | None:
             document = await self._database[TICKETS].find_one({"_id": event.ticket_id}, session=session)
@@ -228,7 +232,7 @@ class TicketStore:
             steps = lifecycle.sla_stamp(
                 ticket,
                 now=now,
-                due_date=event.due_at if isinstance(event, SlaClockStarted) else None,
+                due_date=event.due_at if isinstance(event, DUE_DATE_EVENTS) else None,
                 due_is_resolution=event.target is SlaTarget.RESOLUTION,
                 breached_at=event.occurred_at if isinstance(event, SlaBreached) else None,
             )
