@@ -113,7 +113,7 @@ def test_a_met_clock_stops_counting_and_a_reopen_resumes_it() -> None:
 
 def test_warning_then_breach_and_what_agents_see() -> None:
     clock = new_clock()
-    warned = clocks.warn(clock)
+    warned = clocks.warn(clock, now=T0)
     breached = clocks.breach(warned, now=T0 + timedelta(hours=4))
 
     assert clocks.agent_status(clock, now=T0 + timedelta(hours=1)) is AgentStatus.ON_TRACK
@@ -122,7 +122,7 @@ def test_warning_then_breach_and_what_agents_see() -> None:
     assert clocks.agent_status(breached, now=T0 + timedelta(hours=4)) is AgentStatus.BREACHED
     assert breached.breached_at == T0 + timedelta(hours=4)
     with pytest.raises(ClockTransitionError):
-        clocks.warn(warned)
+        clocks.warn(warned, now=T0)
 
 
 @pytest.mark.parametrize(

@@ -1,190 +1,174 @@
-"""Unit tests of the SLA service's pure rules: default policies, new clocks, what agents see.
-
-Time is always injected: no assertion depends on the real clock.
-"""
+"""What ticket events and due timers do to SLA clocks (pure, injected times)."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from ticketstream.contracts.events import SlaTarget
-from ticketstream.contracts.models import Priority
-from ticketstream_sla.domain import (
-    DEFAULT_POLICIES,
-    AgentStatus,
-    Clock,
-    ClockState,
-    Policy,
-    agent_status,
-    clocks_for_new_ticket,
-    policy_for,
-    remaining_seconds,
+from ticketstream.contracts.events import (
+    InteractionSummary,
+    SlaTarget,
+    TicketArchived,
+    TicketCreated,
+    TicketInteractionAdded,
+    TicketStatusChanged,
+    TicketUpdated,
 )
+from ticketstream.contracts.models import InteractionType, Priority, Source, TicketSnapshot, TicketStatus
+from ticketstream_sla.business_hours import twenty_four_seven_calendar
+from ticketstream_sla.clocks import Clock, ClockState
+from ticketstream_sla.domain import on_ticket_event, on_timer
+from ticketstream_sla.policies import DEFAULT_POLICIES, TicketFacts, policy_for
+from ticketstream_sla.timers import TimerKind
 
-CREATED = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+ALWAYS = twenty_four_seven_calendar()
 
 
-def one_hour_clock(state: ClockState = ClockState.RUNNING) -> Clock:
-    return Clock(
-        ticket_id="t-1",
+def snapshot(
+    *, status: TicketStatus = TicketStatus.OPEN, priority: Priority = Priority.HIGH, version: int = 1
+):
+    return TicketSnapshot(
+        id="t1",
         ref="TKT-0001",
-        target=SlaTarget.FIRST_RESPONSE,
-        policy_id="default-urgent",
-        priority=Priority.URGENT,
-        started_at=CREATED,
-        target_seconds=3600,
-        state=state,
+        title="x",
+        status=status,
+        priority=priority,
+        source=Source.EMAIL,
+        version=version,
+        created_at=T0,
+        updated_at=T0,
     )
 
 
-# --- policies -------------------------------------------------------------------------------
+def common(ticket: TicketSnapshot, at: datetime) -> dict:
+    return {
+        "ticket_id": "t1",
+        "ref": "TKT-0001",
+        "sequence": ticket.version,
+        "occurred_at": at,
+        "ticket": ticket,
+    }
 
 
-@pytest.mark.parametrize(
-    ("priority", "policy_id", "first_response", "resolution"),
-    [
-        (Priority.URGENT, "default-urgent", 1 * HOUR, 4 * HOUR),
-        (Priority.HIGH, "default-high", 4 * HOUR, 24 * HOUR),
-        (Priority.MEDIUM, "default-medium", 8 * HOUR, 48 * HOUR),
-        (Priority.LOW, "default-low", 24 * HOUR, 120 * HOUR),
-    ],
-)
-def test_default_policies(
-    priority: Priority, policy_id: str, first_response: timedelta, resolution: timedelta
-) -> None:
-    policy = policy_for(priority, list(DEFAULT_POLICIES))
-
-    assert policy.id == policy_id
-    assert policy.priority is priority
-    assert policy.first_response == first_response
-    assert policy.resolution == resolution
+def react(event, clocks: dict[SlaTarget, Clock], at: datetime):
+    policy = policy_for(TicketFacts(event.ticket.priority), DEFAULT_POLICIES)
+    return on_ticket_event(event, clocks, policy=policy, calendar=ALWAYS, now=at)
 
 
-def test_there_is_exactly_one_default_policy_per_priority() -> None:
-    assert sorted(policy.priority for policy in DEFAULT_POLICIES) == sorted(Priority)
-    assert len({policy.id for policy in DEFAULT_POLICIES}) == len(DEFAULT_POLICIES) == 4
+def started() -> dict[SlaTarget, Clock]:
+    reaction = react(TicketCreated(**common(snapshot(), T0)), {}, T0)
+    return {clock.target: clock for clock in reaction.clocks}
 
 
-def test_policy_for_picks_the_first_match_from_the_given_list() -> None:
-    custom = Policy("vip-high", "VIP high", Priority.HIGH, timedelta(minutes=30), 2 * HOUR)
-
-    assert policy_for(Priority.HIGH, [custom, *DEFAULT_POLICIES]) is custom
-    assert policy_for(Priority.LOW, [custom, *DEFAULT_POLICIES]).id == "default-low"
+def status_change(came_from: TicketStatus, to: TicketStatus, at: datetime) -> TicketStatusChanged:
+    return TicketStatusChanged(**common(snapshot(status=to), at), from_status=came_from, to_status=to)
 
 
-def test_policy_for_without_a_match_raises_lookup_error() -> None:
-    only_low = [policy_for(Priority.LOW, list(DEFAULT_POLICIES))]
-
-    with pytest.raises(LookupError, match="URGENT"):
-        policy_for(Priority.URGENT, only_low)
-    with pytest.raises(LookupError):
-        policy_for(Priority.MEDIUM, [])
+def apply(clocks: dict[SlaTarget, Clock], reaction) -> dict[SlaTarget, Clock]:
+    return {**clocks, **{clock.target: clock for clock in reaction.clocks}}
 
 
-# --- clocks for a new ticket ----------------------------------------------------------------
-
-
-def test_clocks_for_new_ticket_start_first_response_and_resolution() -> None:
-    policy = policy_for(Priority.HIGH, list(DEFAULT_POLICIES))
-
-    clocks = clocks_for_new_ticket(
-        ticket_id="t-9", ref="TKT-0009", priority=Priority.HIGH, policy=policy, created_at=CREATED
+def test_a_new_ticket_starts_first_response_and_resolution_clocks_from_its_creation() -> None:
+    reaction = react(
+        TicketCreated(**common(snapshot(), T0 + timedelta(seconds=2))), {}, T0 + timedelta(seconds=2)
     )
 
-    assert [clock.target for clock in clocks] == [SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION]
-    assert [clock.id for clock in clocks] == ["t-9:first_response", "t-9:resolution"]
-    assert [clock.target_seconds for clock in clocks] == [4 * 3600, 24 * 3600]
-    assert [clock.due_at for clock in clocks] == [
-        datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
-        datetime(2026, 1, 6, 8, 0, tzinfo=UTC),
+    assert [(e.event_type, e.target, e.due_at) for e in reaction.events] == [
+        ("sla.clock_started", SlaTarget.FIRST_RESPONSE, T0 + timedelta(hours=4)),
+        ("sla.clock_started", SlaTarget.RESOLUTION, T0 + timedelta(hours=24)),
     ]
-    assert [clock.warning_at for clock in clocks] == [
-        datetime(2026, 1, 5, 11, 0, tzinfo=UTC),
-        datetime(2026, 1, 6, 2, 0, tzinfo=UTC),
-    ]
-    for clock in clocks:
-        assert clock.ticket_id == "t-9"
-        assert clock.ref == "TKT-0009"
-        assert clock.policy_id == "default-high"
-        assert clock.priority is Priority.HIGH
-        assert clock.started_at == CREATED
-        assert clock.state is ClockState.RUNNING
 
 
-def test_policy_without_resolution_target_starts_only_first_response() -> None:
-    policy = Policy("respond-only", "Respond only", Priority.LOW, timedelta(minutes=90), None)
+def test_a_public_reply_meets_the_first_response_once() -> None:
+    reply = InteractionSummary(
+        id="i", type=InteractionType.EMAIL_OUTBOUND, customer_visible=True, created_at=T0
+    )
+    note = reply.model_copy(update={"type": InteractionType.INTERNAL_NOTE, "customer_visible": False})
+    at = T0 + timedelta(hours=1)
 
-    clocks = clocks_for_new_ticket(
-        ticket_id="t-2", ref="TKT-0002", priority=Priority.LOW, policy=policy, created_at=CREATED
+    by_note = react(TicketInteractionAdded(**common(snapshot(), at), interaction=note), started(), at)
+    by_reply = react(TicketInteractionAdded(**common(snapshot(), at), interaction=reply), started(), at)
+    again = react(
+        TicketInteractionAdded(**common(snapshot(), at), interaction=reply), apply(started(), by_reply), at
     )
 
-    assert len(clocks) == 1
-    assert clocks[0].target is SlaTarget.FIRST_RESPONSE
-    assert clocks[0].id == "t-2:first_response"
-    assert clocks[0].target_seconds == 5400
-    assert clocks[0].due_at == CREATED + timedelta(minutes=90)
+    assert by_note.events == []
+    assert [(e.event_type, e.target) for e in by_reply.events] == [("sla.met", SlaTarget.FIRST_RESPONSE)]
+    assert again.events == []
 
 
-# --- what agents see ------------------------------------------------------------------------
+def test_waiting_on_the_customer_pauses_and_their_reply_resumes_with_the_due_time_moved() -> None:
+    clocks = started()
+    paused = react(
+        status_change(TicketStatus.OPEN, TicketStatus.WAITING_ON_CUSTOMER, T0 + timedelta(hours=1)),
+        clocks,
+        T0 + timedelta(hours=1),
+    )
+    clocks = apply(clocks, paused)
+    resumed = react(
+        status_change(TicketStatus.WAITING_ON_CUSTOMER, TicketStatus.OPEN, T0 + timedelta(hours=11)),
+        clocks,
+        T0 + timedelta(hours=11),
+    )
+
+    assert {e.event_type for e in paused.events} == {"sla.clock_paused"}
+    assert all(clock.state is ClockState.PAUSED for clock in paused.clocks)
+    assert [(e.event_type, e.target, e.due_at) for e in resumed.events] == [
+        ("sla.clock_resumed", SlaTarget.FIRST_RESPONSE, T0 + timedelta(hours=14)),
+        ("sla.clock_resumed", SlaTarget.RESOLUTION, T0 + timedelta(hours=34)),
+    ]
 
 
-@pytest.mark.parametrize(
-    ("elapsed", "expected"),
-    [
-        (timedelta(0), AgentStatus.ON_TRACK),
-        (timedelta(minutes=44, seconds=59), AgentStatus.ON_TRACK),
-        (timedelta(minutes=45), AgentStatus.WARNING),  # exactly 75 %
-        (timedelta(minutes=59, seconds=59), AgentStatus.WARNING),
-        (timedelta(hours=1), AgentStatus.BREACHED),  # exactly due
-        (timedelta(hours=5), AgentStatus.BREACHED),
-    ],
-)
-def test_agent_status_of_a_running_clock(elapsed: timedelta, expected: AgentStatus) -> None:
-    assert agent_status(one_hour_clock(), now=CREATED + elapsed) is expected
+def test_resolving_meets_resolution_drops_an_unanswered_first_response_and_a_reopen_resumes() -> None:
+    at = T0 + timedelta(hours=2)
+    resolved = react(status_change(TicketStatus.OPEN, TicketStatus.RESOLVED, at), started(), at)
+    reopened = react(
+        status_change(TicketStatus.RESOLVED, TicketStatus.OPEN, at + timedelta(days=1)),
+        apply(started(), resolved),
+        at + timedelta(days=1),
+    )
+
+    assert [(e.event_type, e.target) for e in resolved.events] == [
+        ("sla.clock_cancelled", SlaTarget.FIRST_RESPONSE),
+        ("sla.met", SlaTarget.RESOLUTION),
+    ]
+    assert [(e.event_type, e.target, e.due_at) for e in reopened.events] == [
+        ("sla.clock_resumed", SlaTarget.RESOLUTION, at + timedelta(days=1, hours=22)),
+    ]
 
 
-def test_warning_starts_just_at_75_percent_not_before() -> None:
-    clock = one_hour_clock()
-    warning_at = CREATED + timedelta(minutes=45)
+def test_a_priority_change_retargets_running_clocks_keeping_the_time_counted() -> None:
+    at = T0 + timedelta(minutes=30)
+    urgent = snapshot(priority=Priority.URGENT, version=2)
 
-    assert agent_status(clock, now=warning_at - timedelta(microseconds=1)) is AgentStatus.ON_TRACK
-    assert agent_status(clock, now=warning_at) is AgentStatus.WARNING
-    assert agent_status(clock, now=clock.due_at - timedelta(microseconds=1)) is AgentStatus.WARNING
-    assert agent_status(clock, now=clock.due_at) is AgentStatus.BREACHED
+    reaction = react(TicketUpdated(**common(urgent, at), changed_fields=["priority"]), started(), at)
 
-
-@pytest.mark.parametrize("now", [CREATED, CREATED + timedelta(minutes=50), CREATED + timedelta(hours=3)])
-def test_met_clock_shows_met_whenever_asked(now: datetime) -> None:
-    assert agent_status(one_hour_clock(ClockState.MET), now=now) is AgentStatus.MET
+    assert [(e.event_type, e.target, e.due_at, e.policy_id) for e in reaction.events] == [
+        ("sla.clock_retargeted", SlaTarget.FIRST_RESPONSE, T0 + timedelta(hours=1), "default-urgent"),
+        ("sla.clock_retargeted", SlaTarget.RESOLUTION, T0 + timedelta(hours=4), "default-urgent"),
+    ]
 
 
-@pytest.mark.parametrize("now", [CREATED, CREATED + timedelta(minutes=50), CREATED + timedelta(hours=3)])
-def test_paused_clock_shows_paused_whenever_asked(now: datetime) -> None:
-    assert agent_status(one_hour_clock(ClockState.PAUSED), now=now) is AgentStatus.PAUSED
+def test_archiving_cancels_what_still_runs() -> None:
+    reaction = react(TicketArchived(**common(snapshot(), T0)), started(), T0)
+
+    assert {e.event_type for e in reaction.events} == {"sla.clock_cancelled"}
+    assert all(clock.state is ClockState.CANCELLED for clock in reaction.clocks)
 
 
-def test_breached_state_shows_breached_even_before_due() -> None:
-    assert agent_status(one_hour_clock(ClockState.BREACHED), now=CREATED) is AgentStatus.BREACHED
+def test_timers_warn_once_breach_once_and_ignore_older_generations() -> None:
+    clock = started()[SlaTarget.FIRST_RESPONSE]
+    warning_time = clock.warning_at
+    assert warning_time is not None
 
+    warned = on_timer(clock, TimerKind.WARNING, generation=clock.generation, now=warning_time)
+    warned_clock = warned.clocks[0]
+    twice = on_timer(warned_clock, TimerKind.WARNING, generation=clock.generation, now=warning_time)
+    stale = on_timer(clock, TimerKind.BREACH, generation=clock.generation - 1, now=warning_time)
+    breached = on_timer(warned_clock, TimerKind.BREACH, generation=clock.generation, now=clock.due_at)
+    after = on_timer(breached.clocks[0], TimerKind.BREACH, generation=clock.generation, now=clock.due_at)
 
-def test_remaining_seconds() -> None:
-    clock = one_hour_clock()
-
-    assert remaining_seconds(clock, now=CREATED) == 3600
-    assert remaining_seconds(clock, now=CREATED + timedelta(minutes=45)) == 900
-    assert remaining_seconds(clock, now=clock.due_at) == 0
-    assert remaining_seconds(clock, now=clock.due_at + timedelta(seconds=90)) == -90
-    assert remaining_seconds(clock, now=clock.due_at + timedelta(days=1)) == -86400
-
-
-def test_clock_is_immutable_and_changes_through_replace() -> None:
-    clock = one_hour_clock()
-    met = replace(clock, state=ClockState.MET)
-
-    assert clock.state is ClockState.RUNNING
-    assert met.state is ClockState.MET
-    assert met.id == clock.id == "t-1:first_response"
+    assert [e.event_type for e in warned.events] == ["sla.warning"]
+    assert twice.events == [] and stale.events == [] and after.events == []
+    assert [e.event_type for e in breached.events] == ["sla.breached"]
+    assert breached.clocks[0].state is ClockState.BREACHED

@@ -46,6 +46,15 @@ class ClockTransitionError(ValueError):
 
 
 @dataclass(frozen=True)
+class ClockChange:
+    """One entry of a clock's history, kept so `explain` can say which time counted and why."""
+
+    at: datetime
+    change: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
 class Clock:
     ticket_id: str
     ref: str
@@ -66,6 +75,7 @@ class Clock:
     breached_at: datetime | None = None
     stopped_at: datetime | None = None
     generation: int = 1
+    history: tuple[ClockChange, ...] = ()
 
     @property
     def id(self) -> str:
@@ -107,16 +117,17 @@ def start_clock(
         warning_fraction=warning_fraction,
         started_at=now,
         running_since=now,
+        history=(ClockChange(now, "started", f"target {target_seconds} s of business time"),),
     )
     return _scheduled(clock, calendar)
 
 
-def pause(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Clock:
+def pause(clock: Clock, calendar: BusinessCalendar, *, now: datetime, reason: str | None = None) -> Clock:
     if clock.state is not ClockState.RUNNING:
         raise ClockTransitionError(f"a {clock.state.value} clock cannot pause")
     counted = clock.elapsed(calendar, now=now)
     return replace(
-        clock,
+        _noted(clock, now, "paused", reason),
         state=ClockState.PAUSED,
         counted_seconds=counted,
         running_since=None,
@@ -131,7 +142,11 @@ def resume(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Clock:
     if clock.state not in {ClockState.PAUSED, ClockState.MET}:
         raise ClockTransitionError(f"a {clock.state.value} clock cannot resume")
     running = replace(
-        clock, state=ClockState.RUNNING, running_since=now, stopped_at=None, generation=clock.generation + 1
+        _noted(clock, now, "resumed" if clock.state is ClockState.PAUSED else "reopened"),
+        state=ClockState.RUNNING,
+        running_since=now,
+        stopped_at=None,
+        generation=clock.generation + 1,
     )
     return _scheduled(running, calendar)
 
@@ -151,7 +166,8 @@ def retarget(
         raise ClockTransitionError(f"a {clock.state.value} clock keeps its target")
     counted = clock.elapsed(calendar, now=now)
     changed = replace(
-        clock,
+        _noted(clock, now, "retargeted", f"{priority.value}: target {target_seconds} s"),
+        calendar_id=calendar.id,
         target_seconds=target_seconds,
         priority=priority,
         policy_id=policy_id,
@@ -167,7 +183,7 @@ def meet(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Clock:
     if clock.state not in {ClockState.RUNNING, ClockState.PAUSED}:
         raise ClockTransitionError(f"a {clock.state.value} clock cannot be met")
     return replace(
-        clock,
+        _noted(clock, now, "met"),
         state=ClockState.MET,
         counted_seconds=clock.elapsed(calendar, now=now),
         running_since=None,
@@ -178,23 +194,29 @@ def meet(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Clock:
     )
 
 
-def warn(clock: Clock) -> Clock:
+def warn(clock: Clock, *, now: datetime) -> Clock:
     if clock.state is not ClockState.RUNNING or clock.warned:
         raise ClockTransitionError("only a running clock that has not warned can warn")
-    return replace(clock, warned=True, warning_at=None)
+    return replace(_noted(clock, now, "warned"), warned=True, warning_at=None)
 
 
 def breach(clock: Clock, *, now: datetime) -> Clock:
     if clock.state is not ClockState.RUNNING:
         raise ClockTransitionError(f"a {clock.state.value} clock cannot breach")
-    return replace(clock, state=ClockState.BREACHED, breached_at=now, warning_at=None, warned=True)
+    return replace(
+        _noted(clock, now, "breached"),
+        state=ClockState.BREACHED,
+        breached_at=now,
+        warning_at=None,
+        warned=True,
+    )
 
 
-def cancel(clock: Clock, *, now: datetime) -> Clock:
+def cancel(clock: Clock, *, now: datetime, reason: str | None = None) -> Clock:
     if clock.state in STOPPED:
         raise ClockTransitionError(f"a {clock.state.value} clock cannot be cancelled")
     return replace(
-        clock,
+        _noted(clock, now, "cancelled", reason),
         state=ClockState.CANCELLED,
         running_since=None,
         due_at=None,
@@ -232,3 +254,7 @@ def _scheduled(clock: Clock, calendar: BusinessCalendar) -> Clock:
         until_warning = clock.target_seconds * clock.warning_fraction - clock.counted_seconds
         warning_at = calendar.add_business_seconds(start, max(until_warning, 0.0))
     return replace(clock, due_at=due_at, warning_at=warning_at)
+
+
+def _noted(clock: Clock, at: datetime, change: str, detail: str | None = None) -> Clock:
+    return replace(clock, history=(*clock.history, ClockChange(at, change, detail)))

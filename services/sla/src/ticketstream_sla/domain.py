@@ -1,104 +1,250 @@
-"""Pure SLA rules: default policies and the clocks a new ticket starts. No IO here.
-
-The foundation uses a 24x7 calendar; business-hours calendars arrive with the SLA engine work.
+"""What ticket events, due timers and policy changes do to a ticket's SLA clocks, and the events that says.
+No IO here: the store loads the clocks, policy and calendar, and saves and publishes the result.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from ticketstream.contracts.events import SlaTarget
-from ticketstream.contracts.models import Priority
-from ticketstream_sla.clocks import AgentStatus, ClockState
-
-WARNING_FRACTION = 0.75
-
-
-@dataclass(frozen=True)
-class Policy:
-    id: str
-    name: str
-    priority: Priority
-    first_response: timedelta
-    resolution: timedelta | None
-
-
-def _hours(value: float) -> timedelta:
-    return timedelta(hours=value)
-
-
-DEFAULT_POLICIES: tuple[Policy, ...] = (
-    Policy("default-urgent", "Urgent", Priority.URGENT, _hours(1), _hours(4)),
-    Policy("default-high", "High", Priority.HIGH, _hours(4), _hours(24)),
-    Policy("default-medium", "Medium", Priority.MEDIUM, _hours(8), _hours(48)),
-    Policy("default-low", "Low", Priority.LOW, _hours(24), _hours(120)),
+from ticketstream.contracts.events import (
+    SlaBreached,
+    SlaClockCancelled,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaClockRetargeted,
+    SlaClockStarted,
+    SlaEvent,
+    SlaMet,
+    SlaTarget,
+    SlaWarning,
+    TicketArchived,
+    TicketCreated,
+    TicketEvent,
+    TicketInteractionAdded,
+    TicketMerged,
+    TicketStatusChanged,
 )
+from ticketstream.contracts.models import InteractionType, TicketStatus
+from ticketstream_sla import clocks
+from ticketstream_sla.business_hours import BusinessCalendar
+from ticketstream_sla.clocks import Clock, ClockState
+from ticketstream_sla.policies import Policy
+from ticketstream_sla.timers import TimerKind
+
+FINISHED = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
 
 
 @dataclass(frozen=True)
-class Clock:
-    ticket_id: str
-    ref: str
-    target: SlaTarget
-    policy_id: str
-    priority: Priority
-    started_at: datetime
-    target_seconds: int
-    state: ClockState = ClockState.RUNNING
+class Reaction:
+    """The clocks that changed (new ones included) and the events to publish, in order."""
 
-    @property
-    def id(self) -> str:
-        return f"{self.ticket_id}:{self.target.value}"
+    clocks: list[Clock] = field(default_factory=list)
+    events: list[SlaEvent] = field(default_factory=list)
 
-    @property
-    def due_at(self) -> datetime:
-        return self.started_at + timedelta(seconds=self.target_seconds)
-
-    @property
-    def warning_at(self) -> datetime:
-        return self.started_at + timedelta(seconds=self.target_seconds * WARNING_FRACTION)
+    def add(self, clock: Clock, event: SlaEvent) -> None:
+        self.clocks.append(clock)
+        self.events.append(event)
 
 
-def policy_for(priority: Priority, policies: list[Policy]) -> Policy:
-    for policy in policies:
-        if policy.priority is priority:
-            return policy
-    raise LookupError(f"no SLA policy for priority {priority}")
+def _event(kind: type[SlaEvent], clock: Clock, *, now: datetime) -> SlaEvent:
+    details = (
+        {"target_seconds": clock.target_seconds} if kind in {SlaClockStarted, SlaClockRetargeted} else {}
+    )
+    return kind(
+        ticket_id=clock.ticket_id,
+        ref=clock.ref,
+        clock_id=clock.id,
+        target=clock.target,
+        policy_id=clock.policy_id,
+        priority=clock.priority,
+        due_at=clock.due_at,
+        occurred_at=now,
+        **details,
+    )
 
 
-def clocks_for_new_ticket(
-    *, ticket_id: str, ref: str, priority: Priority, policy: Policy, created_at: datetime
-) -> list[Clock]:
-    """First response always; resolution when the policy has a resolution target."""
-    targets = [(SlaTarget.FIRST_RESPONSE, policy.first_response)]
-    if policy.resolution is not None:
-        targets.append((SlaTarget.RESOLUTION, policy.resolution))
-    return [
-        Clock(
-            ticket_id=ticket_id,
-            ref=ref,
+def on_ticket_event(
+    event: TicketEvent,
+    current: Mapping[SlaTarget, Clock],
+    *,
+    policy: Policy,
+    calendar: BusinessCalendar,
+    now: datetime,
+) -> Reaction:
+    """The clock changes a ticket event causes. `policy` is the one that covers the ticket now."""
+    reaction = Reaction()
+    if isinstance(event, TicketCreated):
+        _start(reaction, event, policy, calendar, now=now)
+        return reaction
+    live = {target: clock for target, clock in current.items() if clock.state not in clocks.STOPPED}
+    if isinstance(event, TicketMerged | TicketArchived):
+        reason = f"merged into {event.merged_into}" if isinstance(event, TicketMerged) else "archived"
+        for clock in live.values():
+            cancelled = clocks.cancel(clock, now=now, reason=reason)
+            reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
+        return reaction
+    live = _retargeted(reaction, live, event, policy, calendar, now=now)
+    if isinstance(event, TicketInteractionAdded) and _is_public_reply(event):
+        first = live.get(SlaTarget.FIRST_RESPONSE)
+        if first is not None:
+            met = clocks.meet(first, calendar, now=now)
+            reaction.add(met, _event(SlaMet, met, now=now))
+    if isinstance(event, TicketStatusChanged):
+        _follow_status(reaction, event, current, live, policy, calendar, now=now)
+    return reaction
+
+
+def _start(
+    reaction: Reaction, event: TicketCreated, policy: Policy, calendar: BusinessCalendar, *, now: datetime
+) -> None:
+    for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.RESOLUTION):
+        seconds = policy.target_seconds(target)
+        if seconds is None:
+            continue
+        clock = clocks.start_clock(
+            ticket_id=event.ticket_id,
+            ref=event.ref,
             target=target,
             policy_id=policy.id,
-            priority=priority,
-            started_at=created_at,
-            target_seconds=int(duration.total_seconds()),
+            policy_version=policy.version,
+            priority=event.ticket.priority,
+            target_seconds=seconds,
+            warning_fraction=policy.warning_fraction,
+            calendar=calendar,
+            now=event.ticket.created_at,
         )
-        for target, duration in targets
-    ]
+        reaction.add(clock, _event(SlaClockStarted, clock, now=now))
 
 
-def remaining_seconds(clock: Clock, *, now: datetime) -> int:
-    return int((clock.due_at - now).total_seconds())
+def _retargeted(
+    reaction: Reaction,
+    live: dict[SlaTarget, Clock],
+    event: TicketEvent,
+    policy: Policy,
+    calendar: BusinessCalendar,
+    *,
+    now: datetime,
+) -> dict[SlaTarget, Clock]:
+    """Clocks move to the ticket's policy when its priority (or what chooses the policy) changed,
+    keeping the business time counted; edits of the same policy apply to new clocks only."""
+    result = dict(live)
+    for target, clock in live.items():
+        seconds = policy.target_seconds(target)
+        same = clock.policy_id == policy.id and clock.priority is event.ticket.priority
+        if same or seconds is None:
+            continue
+        changed = clocks.retarget(
+            clock,
+            calendar,
+            target_seconds=seconds,
+            priority=event.ticket.priority,
+            policy_id=policy.id,
+            policy_version=policy.version,
+            now=now,
+        )
+        reaction.add(changed, _event(SlaClockRetargeted, changed, now=now))
+        result[target] = changed
+    return result
 
 
-def agent_status(clock: Clock, *, now: datetime) -> AgentStatus:
-    if clock.state is ClockState.MET:
-        return AgentStatus.MET
-    if clock.state is ClockState.PAUSED:
-        return AgentStatus.PAUSED
-    if clock.state is ClockState.BREACHED or now >= clock.due_at:
-        return AgentStatus.BREACHED
-    if now >= clock.warning_at:
-        return AgentStatus.WARNING
-    return AgentStatus.ON_TRACK
+def _is_public_reply(event: TicketInteractionAdded) -> bool:
+    return event.interaction.type is InteractionType.EMAIL_OUTBOUND
+
+
+def _follow_status(
+    reaction: Reaction,
+    event: TicketStatusChanged,
+    current: Mapping[SlaTarget, Clock],
+    live: dict[SlaTarget, Clock],
+    policy: Policy,
+    calendar: BusinessCalendar,
+    *,
+    now: datetime,
+) -> None:
+    to, came_from = event.to_status, event.from_status
+    if to in FINISHED:
+        _finish(reaction, live, calendar, now=now)
+    elif to in policy.pause_statuses:
+        for clock in live.values():
+            if clock.state is ClockState.RUNNING:
+                paused = clocks.pause(clock, calendar, now=now, reason=f"ticket {to.value}")
+                reaction.add(paused, _event(SlaClockPaused, paused, now=now))
+    else:
+        for clock in live.values():
+            if clock.state is ClockState.PAUSED:
+                _resume(reaction, clock, calendar, now=now)
+        reopened = current.get(SlaTarget.RESOLUTION)
+        if came_from in FINISHED and reopened is not None and reopened.state is ClockState.MET:
+            _resume(reaction, reopened, calendar, now=now)
+
+
+def _finish(
+    reaction: Reaction, live: dict[SlaTarget, Clock], calendar: BusinessCalendar, *, now: datetime
+) -> None:
+    """Resolving meets the resolution target; a first response never given no longer applies."""
+    for target, clock in live.items():
+        if target is SlaTarget.RESOLUTION:
+            met = clocks.meet(clock, calendar, now=now)
+            reaction.add(met, _event(SlaMet, met, now=now))
+        else:
+            cancelled = clocks.cancel(clock, now=now, reason="resolved without this target")
+            reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
+
+
+def _resume(reaction: Reaction, clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> None:
+    resumed = clocks.resume(clock, calendar, now=now)
+    reaction.add(resumed, _event(SlaClockResumed, resumed, now=now))
+
+
+def on_timer(clock: Clock, kind: TimerKind, *, generation: int, now: datetime) -> Reaction:
+    """A due timer: warn or breach, once, and only for the clock generation it was set for."""
+    reaction = Reaction()
+    if clock.generation != generation or clock.state is not ClockState.RUNNING:
+        return reaction
+    if kind is TimerKind.BREACH:
+        breached = clocks.breach(clock, now=now)
+        reaction.add(breached, _event(SlaBreached, breached, now=now))
+    elif not clock.warned:
+        reaction.add(clocks.warn(clock, now=now), _event(SlaWarning, clock, now=now))
+    return reaction
+
+
+def on_policy_change(clock: Clock, policy: Policy, calendar: BusinessCalendar, *, now: datetime) -> Reaction:
+    """An administrator changed the clock's policy and asked running clocks to follow: the new
+    target (and calendar) from now on, keeping the business time already counted."""
+    reaction = Reaction()
+    seconds = policy.target_seconds(clock.target)
+    unchanged = seconds == clock.target_seconds and calendar.id == clock.calendar_id
+    if clock.state in clocks.STOPPED or seconds is None or unchanged:
+        return reaction
+    changed = clocks.retarget(
+        clock,
+        calendar,
+        target_seconds=seconds,
+        priority=clock.priority,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        now=now,
+    )
+    reaction.add(changed, _event(SlaClockRetargeted, changed, now=now))
+    return reaction
+
+
+def on_calendar_change(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Reaction:
+    """The clock's calendar was edited: its due and warning instants follow the new hours."""
+    reaction = Reaction()
+    if clock.state is not ClockState.RUNNING:
+        return reaction  # a paused clock is scheduled when it resumes, on the calendar of then
+    changed = clocks.retarget(
+        clock,
+        calendar,
+        target_seconds=clock.target_seconds,
+        priority=clock.priority,
+        policy_id=clock.policy_id,
+        policy_version=clock.policy_version,
+        now=now,
+    )
+    reaction.add(changed, _event(SlaClockRetargeted, changed, now=now))
+    return reaction

@@ -1,150 +1,339 @@
-"""The sla database: policies and clocks, with inbox and outbox."""
+"""The sla database: clocks, the tickets they belong to, and their timers, with inbox and outbox.
+
+Every change is one transaction: the ticket event's inbox claim (or the timer being fired), the
+clocks and waiting state it changes, their next timers and the events it publishes. A timer that
+two replicas fire at once conflicts in the database, and the loser finds it already fired.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
 
 from ticketstream.contracts import Envelope, encode_event
-from ticketstream.contracts.events import SlaClockStarted, SlaTarget, TicketCreated
-from ticketstream.contracts.models import Priority
-from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session
+from ticketstream.contracts.events import SlaEvent, SlaTarget, SlaWaitingEvent, TicketEvent
+from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
-from ticketstream_sla import domain
-from ticketstream_sla.clocks import ClockState
+from ticketstream_sla import domain, waiting
+from ticketstream_sla.business_hours import BusinessCalendar
+from ticketstream_sla.clocks import Clock, ClockState
+from ticketstream_sla.documents import (
+    clock_document,
+    clock_of,
+    timer_document,
+    timer_of,
+    waiting_document,
+    waiting_of,
+)
+from ticketstream_sla.policies import NoPolicyError, Policy, TicketFacts, policy_for
+from ticketstream_sla.store_admin import AdminStore
+from ticketstream_sla.timers import Timer, TimerSubject, clock_timer, shard_of, timer_id
+from ticketstream_sla.waiting import QuietPeriods, Waiting
 
-POLICIES = "policies"
+log = logging.getLogger(__name__)
+
 CLOCKS = "clocks"
+TICKETS = "tickets"
+TIMERS = "timers"
 CONSUMER = "sla"
+CUSTOMER_TIER_FIELD = "customer_tier"
 
 INDEXES: IndexPlan = {
-    POLICIES: [IndexModel([("priority", ASCENDING)])],
     CLOCKS: [
         IndexModel([("ref", ASCENDING)]),
+        IndexModel([("ticket_id", ASCENDING)]),
         IndexModel([("state", ASCENDING), ("due_at", ASCENDING)]),
+        IndexModel([("policy_id", ASCENDING)]),
     ],
+    TIMERS: [IndexModel([("at", ASCENDING)])],
 }
 
 
-def _policy_document(policy: domain.Policy) -> Document:
-    return {
-        "_id": policy.id,
-        "name": policy.name,
-        "priority": policy.priority.value,
-        "first_response_seconds": int(policy.first_response.total_seconds()),
-        "resolution_seconds": int(policy.resolution.total_seconds()) if policy.resolution else None,
-    }
-
-
-def _policy_of(document: Document) -> domain.Policy:
-    resolution = document.get("resolution_seconds")
-    return domain.Policy(
-        id=document["_id"],
-        name=document["name"],
-        priority=Priority(document["priority"]),
-        first_response=timedelta(seconds=document["first_response_seconds"]),
-        resolution=timedelta(seconds=resolution) if resolution else None,
-    )
-
-
-def _clock_document(clock: domain.Clock) -> Document:
-    return {
-        "_id": clock.id,
-        "ticket_id": clock.ticket_id,
-        "ref": clock.ref,
-        "target": clock.target.value,
-        "policy_id": clock.policy_id,
-        "priority": clock.priority.value,
-        "started_at": clock.started_at,
-        "target_seconds": clock.target_seconds,
-        "due_at": clock.due_at,
-        "state": clock.state.value,
-    }
-
-
-def _clock_of(document: Document) -> domain.Clock:
-    return domain.Clock(
-        ticket_id=document["ticket_id"],
-        ref=document["ref"],
-        target=SlaTarget(document["target"]),
-        policy_id=document["policy_id"],
-        priority=Priority(document["priority"]),
-        started_at=document["started_at"],
-        target_seconds=document["target_seconds"],
-        state=ClockState(document["state"]),
-    )
+@dataclass(frozen=True)
+class TicketClocks:
+    ticket_id: str
+    ref: str
+    clocks: list[Clock]
+    calendars: dict[str, BusinessCalendar]
 
 
 class SlaStore:
-    def __init__(self, client: MongoClient, database: Database, *, on_commit: Callable[[], None]):
+    def __init__(
+        self,
+        client: MongoClient,
+        database: Database,
+        admin: AdminStore,
+        *,
+        periods: QuietPeriods,
+        shards: int,
+        on_commit: Callable[[], None],
+    ) -> None:
         self._client = client
         self._database = database
+        self._admin = admin
+        self._periods = periods
+        self._shards = shards
         self._on_commit = on_commit
-        # Policies change rarely; clocks are started from this copy (loaded at start-up).
-        self._policies: list[domain.Policy] = []
+        # The scheduler listens here so a timer due in less than a poll interval is not late.
+        self.on_timers_set: Callable[[list[tuple[Timer, int]]], None] = lambda timers: None
 
-    async def seed_default_policies(self) -> None:
-        """Insert the default policies that are missing (edited ones stay), then load them."""
-        for policy in domain.DEFAULT_POLICIES:
-            document = _policy_document(policy)
-            await self._database[POLICIES].update_one(
-                {"_id": document["_id"]}, {"$setOnInsert": document}, upsert=True
-            )
-        self._policies = await self.policies()
+    # --- ticket events ---------------------------------------------------------------------
 
-    async def policies(self) -> list[domain.Policy]:
-        return [_policy_of(document) for document in await self._database[POLICIES].find().to_list()]
-
-    async def start_clocks(self, envelope: Envelope, event: TicketCreated, *, now: datetime) -> bool:
-        """Start the clocks of a new ticket and publish sla.clock_started; False if seen before."""
+    async def apply_ticket_event(self, envelope: Envelope, event: TicketEvent) -> bool:
+        """Follow a ticket event with the ticket's clocks and waiting state; False if seen before."""
+        written: list[Timer] = []
 
         async def work(session: Session) -> bool:
-            policy = domain.policy_for(event.ticket.priority, self._policies)
-            clocks = domain.clocks_for_new_ticket(
-                ticket_id=event.ticket_id,
-                ref=event.ref,
-                priority=event.ticket.priority,
-                policy=policy,
-                created_at=event.ticket.created_at,
-            )
-            await self._database[CLOCKS].insert_many(
-                [_clock_document(clock) for clock in clocks], session=session
-            )
-            await enqueue(
-                self._database,
-                session,
-                *(
-                    encode_event(
-                        SlaClockStarted(
-                            ticket_id=clock.ticket_id,
-                            ref=clock.ref,
-                            clock_id=clock.id,
-                            target=clock.target,
-                            policy_id=clock.policy_id,
-                            priority=clock.priority,
-                            due_at=clock.due_at,
-                            occurred_at=now,
-                            target_seconds=clock.target_seconds,
-                        ),
-                        service="sla",
-                        key=clock.ticket_id,
-                        subject=clock.ref,
-                    )
-                    for clock in clocks
-                ),
-            )
+            written.clear()
+            ticket = await self._database[TICKETS].find_one({"_id": event.ticket_id}, session=session)
+            if ticket is not None and ticket["sequence"] >= event.sequence:
+                return False  # an older version of the ticket than one already followed
+            changed, events = await self._react(event, ticket, session)
+            written.extend(await self._save(changed, event, session))
+            changed_waiting = self._waiting_after(event, ticket)
+            await self._save_ticket(event, ticket, changed_waiting, session)
+            if changed_waiting is not None:
+                written.extend(await self._save_waiting_timer(changed_waiting, session))
+            await self._publish(session, events)
             return True
 
-        started = bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
-        if started:
-            self._on_commit()
-        return started
+        applied = bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
+        if applied:
+            self._after_commit(written)
+        return applied
 
-    async def clocks_of(self, ref_or_id: str) -> list[domain.Clock]:
-        query: dict[str, Any] = {"$or": [{"ref": ref_or_id.upper()}, {"ticket_id": ref_or_id}]}
-        documents = await self._database[CLOCKS].find(query).sort("target", ASCENDING).to_list()
-        return [_clock_of(document) for document in documents]
+    async def _react(
+        self, event: TicketEvent, ticket: Document | None, session: Session
+    ) -> tuple[list[Clock], list[SlaEvent]]:
+        current = {clock.target: clock for clock in await self._clocks_of_ticket(event.ticket_id, session)}
+        facts = _facts(event)
+        try:
+            policy = policy_for(facts, await self._admin.policies(session=session))
+        except NoPolicyError as error:
+            if current or ticket is None:
+                log.warning("%s: %s; its clocks are left as they are", event.ref, error)
+            return [], []
+        calendar = await self._admin.calendar(policy.calendar_id, session=session)
+        reaction = domain.on_ticket_event(
+            event, current, policy=policy, calendar=calendar, now=event.occurred_at
+        )
+        return reaction.clocks, list(reaction.events)
+
+    def _waiting_after(self, event: TicketEvent, ticket: Document | None) -> Waiting | None:
+        """The new waiting state, or None when the event leaves it as it was."""
+        current = waiting_of(ticket) if ticket is not None else None
+        after = waiting.on_ticket_event(event, current, periods=self._periods, now=event.occurred_at)
+        return None if after is current else after
+
+    async def _save(self, changed: list[Clock], event: TicketEvent, session: Session) -> list[Timer]:
+        latest = {clock.id: clock for clock in changed}  # a clock re-targeted then met: keep the last
+        facts = {"team": event.ticket.assigned_team, "assignee_ids": event.ticket.assignee_ids}
+        timers = []
+        for clock in latest.values():
+            timers.extend(await self._save_clock(clock, facts, session))
+        return timers
+
+    async def _save_ticket(
+        self, event: TicketEvent, ticket: Document | None, changed: Waiting | None, session: Session
+    ) -> None:
+        update: dict[str, Any] = {"ref": event.ref, "sequence": event.sequence}
+        if changed is not None:
+            update["waiting"] = waiting_document(changed)
+        elif ticket is None:
+            update["waiting"] = None
+        await self._database[TICKETS].update_one(
+            {"_id": event.ticket_id}, {"$set": update}, upsert=True, session=session
+        )
+
+    async def _save_waiting_timer(self, state: Waiting, session: Session) -> list[Timer]:
+        return await self._set_timer(timer_id(TimerSubject.WAITING, state.ticket_id), state.timer(), session)
+
+    async def _set_timer(self, timer_id: str, timer: Timer | None, session: Session) -> list[Timer]:
+        if timer is None:
+            await self._database[TIMERS].delete_one({"_id": timer_id}, session=session)
+            return []
+        document = timer_document(timer, shard=shard_of(timer.ticket_id, self._shards))
+        await self._database[TIMERS].replace_one({"_id": timer.id}, document, upsert=True, session=session)
+        return [timer]
+
+    async def _publish(self, session: Session, events: Iterable[SlaEvent | SlaWaitingEvent]) -> None:
+        await enqueue(
+            self._database,
+            session,
+            *(encode_event(event, service="sla", key=event.ticket_id, subject=event.ref) for event in events),
+        )
+
+    def _after_commit(self, timers: list[Timer]) -> None:
+        self._on_commit()
+        if timers:
+            self.on_timers_set([(timer, shard_of(timer.ticket_id, self._shards)) for timer in timers])
+
+    # --- timers ----------------------------------------------------------------------------
+
+    async def due_timers(
+        self, shards: Iterable[int], *, until: datetime, limit: int
+    ) -> list[tuple[Timer, int]]:
+        """Timers of these shards due by `until`, soonest first."""
+        query = {"at": {"$lte": until}, "shard": {"$in": sorted(shards)}}
+        documents = await self._database[TIMERS].find(query).sort("at", ASCENDING).limit(limit).to_list()
+        return [(timer_of(document), document["shard"]) for document in documents]
+
+    async def fire(self, timer: Timer) -> bool:
+        """Fire a due timer once: warn, breach, remind or auto-close. False when it no longer
+        stands (its subject changed since it was set, or another replica fired it)."""
+        written: list[Timer] = []
+
+        async def work(session: Session) -> bool:
+            written.clear()
+            stored = await self._database[TIMERS].find_one({"_id": timer.id}, session=session)
+            if stored is None or (stored["generation"], stored["kind"]) != (
+                timer.generation,
+                timer.kind.value,
+            ):
+                return False
+            if timer.subject is TimerSubject.CLOCK:
+                fired = await self._fire_clock(timer, session, written)
+            else:
+                fired = await self._fire_waiting(timer, session, written)
+            if not fired:  # a timer left over by a crash between writes: remove, never refire
+                await self._database[TIMERS].delete_one({"_id": timer.id}, session=session)
+            return fired
+
+        fired = await run_in_transaction(self._client, work)
+        if fired:
+            self._after_commit(written)
+        return fired
+
+    async def _fire_clock(self, timer: Timer, session: Session, written: list[Timer]) -> bool:
+        document = await self._database[CLOCKS].find_one({"_id": timer.subject_id}, session=session)
+        if document is None:
+            return False
+        reaction = domain.on_timer(clock_of(document), timer.kind, generation=timer.generation, now=timer.at)
+        if not reaction.clocks:
+            return False
+        written.extend(await self._save_clock(reaction.clocks[-1], _stored_facts(document), session))
+        await self._publish(session, reaction.events)
+        return True
+
+    async def _save_clock(self, clock: Clock, facts: dict[str, Any], session: Session) -> list[Timer]:
+        """Save a changed clock with the ticket facts the queue views filter on; set its next timer."""
+        await self._database[CLOCKS].replace_one(
+            {"_id": clock.id}, clock_document(clock, **facts), upsert=True, session=session
+        )
+        return await self._set_timer(timer_id(TimerSubject.CLOCK, clock.id), clock_timer(clock), session)
+
+    async def _fire_waiting(self, timer: Timer, session: Session, written: list[Timer]) -> bool:
+        ticket = await self._database[TICKETS].find_one({"_id": timer.ticket_id}, session=session)
+        current = waiting_of(ticket) if ticket is not None else None
+        if current is None:
+            return False
+        fired = waiting.on_timer(current, timer.kind, generation=timer.generation, now=timer.at)
+        if fired is None:
+            return False
+        state, event = fired
+        await self._database[TICKETS].update_one(
+            {"_id": timer.ticket_id}, {"$set": {"waiting": waiting_document(state)}}, session=session
+        )
+        written.extend(await self._save_waiting_timer(state, session))
+        await self._publish(session, [event])
+        return True
+
+    # --- reading ---------------------------------------------------------------------------
+
+    async def _clocks_of_ticket(self, ticket_id: str, session: Session | None = None) -> list[Clock]:
+        documents = await self._database[CLOCKS].find({"ticket_id": ticket_id}, session=session).to_list()
+        return [clock_of(document) for document in documents]
+
+    async def clocks_of(self, ref_or_id: str) -> TicketClocks | None:
+        """A ticket's clocks (by ref or id) with the calendars they count on."""
+        documents = await self._database[CLOCKS].find({"ref": ref_or_id.upper()}).to_list()
+        if not documents:
+            documents = await self._database[CLOCKS].find({"ticket_id": ref_or_id}).to_list()
+        if not documents:
+            return None
+        clocks = sorted((clock_of(document) for document in documents), key=lambda c: _TARGET_ORDER[c.target])
+        calendars = {clock.calendar_id: await self._admin.calendar(clock.calendar_id) for clock in clocks}
+        return TicketClocks(clocks[0].ticket_id, clocks[0].ref, clocks, calendars)
+
+    async def at_risk(
+        self, *, until: datetime, team: str | None, limit: int
+    ) -> list[tuple[Clock, str | None, list[str]]]:
+        """Running clocks due by `until` (overdue ones first), with the ticket's team and assignees."""
+        query: dict[str, Any] = {"state": ClockState.RUNNING.value, "due_at": {"$lte": until}}
+        documents = await self._database[CLOCKS].find(query).sort("due_at", ASCENDING).to_list()
+        if team is not None:
+            documents = [document for document in documents if document.get("team") == team]
+        return [
+            (clock_of(document), document.get("team"), document.get("assignee_ids", []))
+            for document in documents[:limit]
+        ]
+
+    # --- policy changes --------------------------------------------------------------------
+
+    async def apply_policy_to_running(self, policy: Policy, *, now: datetime) -> int:
+        """Move the running and paused clocks of `policy` to its current targets; how many moved."""
+        calendar = await self._admin.calendar(policy.calendar_id)
+        live = [ClockState.RUNNING.value, ClockState.PAUSED.value]
+        return await self._move_clocks(
+            {"policy_id": policy.id, "state": {"$in": live}},
+            lambda clock: domain.on_policy_change(clock, policy, calendar, now=now),
+        )
+
+    async def apply_calendar_to_running(self, calendar_id: str, *, now: datetime) -> int:
+        """Reschedule the running clocks counting on an edited calendar; how many moved."""
+        calendar = await self._admin.calendar(calendar_id)
+        return await self._move_clocks(
+            {"calendar_id": calendar_id, "state": ClockState.RUNNING.value},
+            lambda clock: domain.on_calendar_change(clock, calendar, now=now),
+        )
+
+    async def _move_clocks(self, query: dict[str, Any], react: Callable[[Clock], domain.Reaction]) -> int:
+        """One transaction per clock, so a large change never holds one huge transaction."""
+        found = await self._database[CLOCKS].find(query, {"_id": 1}).to_list()
+        moved = 0
+        for document in found:
+            moved += await self._move_clock(document["_id"], react)
+        return moved
+
+    async def _move_clock(self, clock_id: str, react: Callable[[Clock], domain.Reaction]) -> bool:
+        written: list[Timer] = []
+
+        async def work(session: Session) -> bool:
+            written.clear()
+            document = await self._database[CLOCKS].find_one({"_id": clock_id}, session=session)
+            if document is None:
+                return False
+            reaction = react(clock_of(document))
+            if not reaction.clocks:
+                return False
+            written.extend(await self._save_clock(reaction.clocks[-1], _stored_facts(document), session))
+            await self._publish(session, reaction.events)
+            return True
+
+        moved = await run_in_transaction(self._client, work)
+        if moved:
+            self._after_commit(written)
+        return moved
+
+
+_TARGET_ORDER = {SlaTarget.FIRST_RESPONSE: 0, SlaTarget.NEXT_RESPONSE: 1, SlaTarget.RESOLUTION: 2}
+
+
+def _facts(event: TicketEvent) -> TicketFacts:
+    tier = event.ticket.custom_fields.get(CUSTOMER_TIER_FIELD)
+    return TicketFacts(
+        priority=event.ticket.priority,
+        customer_tier=tier if isinstance(tier, str) else None,
+        category=event.ticket.category,
+        team=event.ticket.assigned_team,
+    )
+
+
+def _stored_facts(document: Document) -> dict[str, Any]:
+    return {"team": document.get("team"), "assignee_ids": document.get("assignee_ids", [])}

@@ -245,6 +245,30 @@ class SlaClockCancelled(SlaEvent):
     event_type: ClassVar[str] = "sla.clock_cancelled"
 
 
+class SlaWaitingEvent(Event):
+    """A ticket has waited on its customer for a quiet period with no customer reply."""
+
+    topic: ClassVar[str] = topics.SLA
+
+    ticket_id: str
+    ref: str
+    waiting_since: datetime = Field(description="When the ticket went WAITING_ON_CUSTOMER")
+    occurred_at: datetime
+
+
+class SlaWaitingReminderDue(SlaWaitingEvent):
+    """Time to ask the customer whether the problem still needs us (notify sends the check-in)."""
+
+    event_type: ClassVar[str] = "sla.waiting_reminder_due"
+    close_at: datetime = Field(description="When the ticket closes unless the customer replies")
+
+
+class SlaWaitingAutoCloseDue(SlaWaitingEvent):
+    """The customer stayed silent after the reminder: tickets closes the ticket with a system note."""
+
+    event_type: ClassVar[str] = "sla.waiting_auto_close_due"
+
+
 # --- ticketstream.notify.v1 (producer: notify) ----------------------------------------------
 
 
@@ -337,6 +361,8 @@ EVENT_CLASSES: tuple[type[Event], ...] = (
     SlaBreached,
     SlaMet,
     SlaClockCancelled,
+    SlaWaitingReminderDue,
+    SlaWaitingAutoCloseDue,
     NotifyDelivered,
     NotifyFailed,
     NotifyWebhookDelivered,
