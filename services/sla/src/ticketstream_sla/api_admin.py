@@ -201,11 +201,12 @@ async def create_calendar(body: NewCalendarBody, store: AdminStoreDep, _: AdminP
 async def change_calendar(
     calendar_id: str, body: CalendarBody, store: AdminStoreDep, clocks: SlaStoreDep, _: AdminPrincipal
 ) -> CalendarView:
+    previous = await store.calendar(calendar_id)
     try:
         saved = await store.save_calendar(_spec(calendar_id, body), create=False)
     except (InvalidCalendarError, NotFoundError) as error:
         _refuse(error)
-    await clocks.apply_calendar_to_running(calendar_id, now=datetime.now(UTC))
+    await clocks.apply_calendar_to_running(calendar_id, previous=previous, now=datetime.now(UTC))
     return _calendar_view(saved)
 
 

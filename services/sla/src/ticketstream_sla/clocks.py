@@ -155,16 +155,18 @@ def retarget(
     clock: Clock,
     calendar: BusinessCalendar,
     *,
+    counted_on: BusinessCalendar | None = None,
     target_seconds: int,
     priority: Priority,
     policy_id: str,
     policy_version: int,
     now: datetime,
 ) -> Clock:
-    """A new target (the priority changed), keeping the business time already counted."""
+    """A new target on `calendar` from now, keeping the business time counted so far on the
+    calendar it ran on (`counted_on`, when that is not `calendar`)."""
     if clock.state in STOPPED:
         raise ClockTransitionError(f"a {clock.state.value} clock keeps its target")
-    counted = clock.elapsed(calendar, now=now)
+    counted = clock.elapsed(counted_on or calendar, now=now)
     changed = replace(
         _noted(clock, now, "retargeted", f"{priority.value}: target {target_seconds} s"),
         calendar_id=calendar.id,
@@ -209,6 +211,18 @@ def breach(clock: Clock, *, now: datetime) -> Clock:
         breached_at=now,
         warning_at=None,
         warned=True,
+    )
+
+
+def stop_counting(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Clock:
+    """A breached target whose ticket finished: the overdue time is final."""
+    if clock.state is not ClockState.BREACHED or clock.running_since is None:
+        raise ClockTransitionError("only a breached clock still counting can stop")
+    return replace(
+        _noted(clock, now, "stopped"),
+        counted_seconds=clock.elapsed(calendar, now=now),
+        running_since=None,
+        stopped_at=now,
     )
 
 

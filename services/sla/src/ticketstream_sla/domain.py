@@ -65,6 +65,18 @@ def _event(kind: type[SlaEvent], clock: Clock, *, now: datetime) -> SlaEvent:
     )
 
 
+@dataclass(frozen=True)
+class Calendars:
+    """The calendar of the ticket's policy now, and those the existing clocks counted on so far
+    (a clock counts its past on its own calendar even when the policy has moved to another)."""
+
+    policy: BusinessCalendar
+    of_clocks: Mapping[str, BusinessCalendar] = field(default_factory=dict)
+
+    def of(self, clock: Clock) -> BusinessCalendar:
+        return self.of_clocks.get(clock.calendar_id, self.policy)
+
+
 def on_ticket_event(
     event: TicketEvent,
     current: Mapping[SlaTarget, Clock],
@@ -72,8 +84,11 @@ def on_ticket_event(
     policy: Policy,
     calendar: BusinessCalendar,
     now: datetime,
+    clock_calendars: Mapping[str, BusinessCalendar] | None = None,
 ) -> Reaction:
-    """The clock changes a ticket event causes. `policy` is the one that covers the ticket now."""
+    """The clock changes a ticket event causes. `policy` is the one that covers the ticket now
+    and `calendar` its calendar; `clock_calendars` are the calendars of the current clocks by id."""
+    calendars = Calendars(calendar, clock_calendars or {})
     reaction = Reaction()
     if isinstance(event, TicketCreated):
         _start(reaction, event, policy, calendar, now=now)
@@ -84,15 +99,16 @@ def on_ticket_event(
         for clock in live.values():
             cancelled = clocks.cancel(clock, now=now, reason=reason)
             reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
+        _stop_breached(reaction, current, calendars, now=now)
         return reaction
-    live = _retargeted(reaction, live, event, policy, calendar, now=now)
+    live = _retargeted(reaction, live, event, policy, calendars, now=now)
     if isinstance(event, TicketInteractionAdded) and _is_public_reply(event):
         first = live.get(SlaTarget.FIRST_RESPONSE)
         if first is not None:
-            met = clocks.meet(first, calendar, now=now)
+            met = clocks.meet(first, calendars.of(first), now=now)
             reaction.add(met, _event(SlaMet, met, now=now))
     if isinstance(event, TicketStatusChanged):
-        _follow_status(reaction, event, current, live, policy, calendar, now=now)
+        _follow_status(reaction, event, current, live, policy, calendars, now=now)
     return reaction
 
 
@@ -123,7 +139,7 @@ def _retargeted(
     live: dict[SlaTarget, Clock],
     event: TicketEvent,
     policy: Policy,
-    calendar: BusinessCalendar,
+    calendars: Calendars,
     *,
     now: datetime,
 ) -> dict[SlaTarget, Clock]:
@@ -137,7 +153,8 @@ def _retargeted(
             continue
         changed = clocks.retarget(
             clock,
-            calendar,
+            calendars.policy,
+            counted_on=calendars.of(clock),
             target_seconds=seconds,
             priority=event.ticket.priority,
             policy_id=policy.id,
@@ -159,38 +176,54 @@ def _follow_status(
     current: Mapping[SlaTarget, Clock],
     live: dict[SlaTarget, Clock],
     policy: Policy,
-    calendar: BusinessCalendar,
+    calendars: Calendars,
     *,
     now: datetime,
 ) -> None:
     to, came_from = event.to_status, event.from_status
     if to in FINISHED:
-        _finish(reaction, live, calendar, now=now)
+        _finish(reaction, current, live, calendars, now=now)
     elif to in policy.pause_statuses:
         for clock in live.values():
             if clock.state is ClockState.RUNNING:
-                paused = clocks.pause(clock, calendar, now=now, reason=f"ticket {to.value}")
+                paused = clocks.pause(clock, calendars.of(clock), now=now, reason=f"ticket {to.value}")
                 reaction.add(paused, _event(SlaClockPaused, paused, now=now))
     else:
         for clock in live.values():
             if clock.state is ClockState.PAUSED:
-                _resume(reaction, clock, calendar, now=now)
+                _resume(reaction, clock, calendars.of(clock), now=now)
         reopened = current.get(SlaTarget.RESOLUTION)
         if came_from in FINISHED and reopened is not None and reopened.state is ClockState.MET:
-            _resume(reaction, reopened, calendar, now=now)
+            _resume(reaction, reopened, calendars.of(reopened), now=now)
 
 
 def _finish(
-    reaction: Reaction, live: dict[SlaTarget, Clock], calendar: BusinessCalendar, *, now: datetime
+    reaction: Reaction,
+    current: Mapping[SlaTarget, Clock],
+    live: dict[SlaTarget, Clock],
+    calendars: Calendars,
+    *,
+    now: datetime,
 ) -> None:
     """Resolving meets the resolution target; a first response never given no longer applies."""
     for target, clock in live.items():
         if target is SlaTarget.RESOLUTION:
-            met = clocks.meet(clock, calendar, now=now)
+            met = clocks.meet(clock, calendars.of(clock), now=now)
             reaction.add(met, _event(SlaMet, met, now=now))
         else:
             cancelled = clocks.cancel(clock, now=now, reason="resolved without this target")
             reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
+    _stop_breached(reaction, current, calendars, now=now)
+
+
+def _stop_breached(
+    reaction: Reaction, current: Mapping[SlaTarget, Clock], calendars: Calendars, *, now: datetime
+) -> None:
+    """The ticket is done: breached targets stop counting overdue time (silently: the breach
+    was told when it happened)."""
+    for clock in current.values():
+        if clock.state is ClockState.BREACHED and clock.running_since is not None:
+            reaction.clocks.append(clocks.stop_counting(clock, calendars.of(clock), now=now))
 
 
 def _resume(reaction: Reaction, clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> None:
@@ -211,9 +244,11 @@ def on_timer(clock: Clock, kind: TimerKind, *, generation: int, now: datetime) -
     return reaction
 
 
-def on_policy_change(clock: Clock, policy: Policy, calendar: BusinessCalendar, *, now: datetime) -> Reaction:
+def on_policy_change(
+    clock: Clock, policy: Policy, calendar: BusinessCalendar, *, counted_on: BusinessCalendar, now: datetime
+) -> Reaction:
     """An administrator changed the clock's policy and asked running clocks to follow: the new
-    target (and calendar) from now on, keeping the business time already counted."""
+    target (and `calendar`) from now on, keeping the business time counted on `counted_on`."""
     reaction = Reaction()
     seconds = policy.target_seconds(clock.target)
     unchanged = seconds == clock.target_seconds and calendar.id == clock.calendar_id
@@ -222,6 +257,7 @@ def on_policy_change(clock: Clock, policy: Policy, calendar: BusinessCalendar, *
     changed = clocks.retarget(
         clock,
         calendar,
+        counted_on=counted_on,
         target_seconds=seconds,
         priority=clock.priority,
         policy_id=policy.id,
@@ -232,14 +268,18 @@ def on_policy_change(clock: Clock, policy: Policy, calendar: BusinessCalendar, *
     return reaction
 
 
-def on_calendar_change(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Reaction:
-    """The clock's calendar was edited: its due and warning instants follow the new hours."""
+def on_calendar_change(
+    clock: Clock, calendar: BusinessCalendar, *, previous: BusinessCalendar, now: datetime
+) -> Reaction:
+    """The clock's calendar was edited: what ran so far counts on the `previous` hours, and the
+    due and warning instants follow the new ones."""
     reaction = Reaction()
     if clock.state is not ClockState.RUNNING:
         return reaction  # a paused clock is scheduled when it resumes, on the calendar of then
     changed = clocks.retarget(
         clock,
         calendar,
+        counted_on=previous,
         target_seconds=clock.target_seconds,
         priority=clock.priority,
         policy_id=clock.policy_id,

@@ -12,7 +12,8 @@ from ticketstream_sla.business_hours import BusinessCalendar
 from ticketstream_sla.clocks import Clock
 
 STARTS_RUNNING = frozenset({"started", "resumed", "reopened"})
-STOPS_RUNNING = frozenset({"paused", "met", "breached", "cancelled"})
+# A breach does not stop the count: the overdue time keeps counting until the ticket finishes.
+STOPS_RUNNING = frozenset({"paused", "met", "stopped", "cancelled"})
 # A clock that ran for months on a business calendar has thousands of open intervals; the
 # explanation keeps the latest ones (the totals always cover everything).
 MAX_INTERVALS = 500
@@ -59,6 +60,9 @@ def _stretches(clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> It
         elif change.change in STOPS_RUNNING and running_since is not None:
             yield from _running(running_since, change.at, calendar)
             running_since = None
+            stopped = (change.at, _why_stopped(change.change, change.detail))
+        elif change.change in STOPS_RUNNING and stopped is not None and stopped[1].startswith("paused"):
+            yield Stretch(stopped[0], change.at, False, stopped[1])  # met or cancelled while paused
             stopped = (change.at, _why_stopped(change.change, change.detail))
     if running_since is not None:
         yield from _running(running_since, now, calendar)

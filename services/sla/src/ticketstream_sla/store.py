@@ -55,6 +55,10 @@ INDEXES: IndexPlan = {
 }
 
 
+# What an administrative change does to one clock, given the calendar it counted on so far.
+ClockMove = Callable[[Clock, BusinessCalendar], domain.Reaction]
+
+
 @dataclass(frozen=True)
 class TicketClocks:
     ticket_id: str
@@ -120,8 +124,17 @@ class SlaStore:
                 log.warning("%s: %s; its clocks are left as they are", event.ref, error)
             return [], []
         calendar = await self._admin.calendar(policy.calendar_id, session=session)
+        clock_calendars = {
+            calendar_id: await self._admin.calendar(calendar_id, session=session)
+            for calendar_id in {clock.calendar_id for clock in current.values()}
+        }
         reaction = domain.on_ticket_event(
-            event, current, policy=policy, calendar=calendar, now=event.occurred_at
+            event,
+            current,
+            policy=policy,
+            calendar=calendar,
+            clock_calendars=clock_calendars,
+            now=event.occurred_at,
         )
         return reaction.clocks, list(reaction.events)
 
@@ -282,18 +295,20 @@ class SlaStore:
         live = [ClockState.RUNNING.value, ClockState.PAUSED.value]
         return await self._move_clocks(
             {"policy_id": policy.id, "state": {"$in": live}},
-            lambda clock: domain.on_policy_change(clock, policy, calendar, now=now),
+            lambda clock, own: domain.on_policy_change(clock, policy, calendar, counted_on=own, now=now),
         )
 
-    async def apply_calendar_to_running(self, calendar_id: str, *, now: datetime) -> int:
+    async def apply_calendar_to_running(
+        self, calendar_id: str, *, previous: BusinessCalendar, now: datetime
+    ) -> int:
         """Reschedule the running clocks counting on an edited calendar; how many moved."""
         calendar = await self._admin.calendar(calendar_id)
         return await self._move_clocks(
             {"calendar_id": calendar_id, "state": ClockState.RUNNING.value},
-            lambda clock: domain.on_calendar_change(clock, calendar, now=now),
+            lambda clock, _: domain.on_calendar_change(clock, calendar, previous=previous, now=now),
         )
 
-    async def _move_clocks(self, query: dict[str, Any], react: Callable[[Clock], domain.Reaction]) -> int:
+    async def _move_clocks(self, query: dict[str, Any], react: ClockMove) -> int:
         """One transaction per clock, so a large change never holds one huge transaction."""
         found = await self._database[CLOCKS].find(query, {"_id": 1}).to_list()
         moved = 0
@@ -301,7 +316,7 @@ class SlaStore:
             moved += await self._move_clock(document["_id"], react)
         return moved
 
-    async def _move_clock(self, clock_id: str, react: Callable[[Clock], domain.Reaction]) -> bool:
+    async def _move_clock(self, clock_id: str, react: ClockMove) -> bool:
         written: list[Timer] = []
 
         async def work(session: Session) -> bool:
@@ -309,7 +324,8 @@ class SlaStore:
             document = await self._database[CLOCKS].find_one({"_id": clock_id}, session=session)
             if document is None:
                 return False
-            reaction = react(clock_of(document))
+            clock = clock_of(document)
+            reaction = react(clock, await self._admin.calendar(clock.calendar_id, session=session))
             if not reaction.clocks:
                 return False
             written.extend(await self._save_clock(reaction.clocks[-1], _stored_facts(document), session))
