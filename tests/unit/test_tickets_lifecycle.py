@@ -6,7 +6,7 @@ Pure: every test builds its own tickets in memory and passes the time in; nothin
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -816,3 +816,79 @@ def test_only_outside_contacts_are_logged_by_hand(kind: InteractionType) -> None
         lifecycle.logged_contact(
             make_ticket(), contact, author=unique_person("al"), author_id="al", interaction_id="i", now=NOW
         )
+
+
+# --- closing a ticket the customer left waiting -----------------------------------------------
+
+
+def test_waiting_auto_close_closes_the_ticket_with_a_staff_only_system_note() -> None:
+    ticket = ticket_in(WAITING, version=5)
+    waiting_since = datetime(2026, 2, 23, 8, 45, 30, tzinfo=UTC)
+
+    closing, noting = lifecycle.waiting_auto_close(
+        ticket, waiting_since=waiting_since, status_changed_at=waiting_since, note_id="note-1", now=NOW
+    )
+
+    assert isinstance(closing.event, TicketStatusChanged)
+    assert (closing.event.from_status, closing.event.to_status) == (WAITING, CLOSED)
+    assert closing.changes == (FieldChange("status", WAITING, CLOSED), FieldChange("closed_at", None, NOW))
+    assert isinstance(noting.event, TicketInteractionAdded)
+    assert noting.event.interaction == InteractionSummary(
+        id="note-1",
+        type=InteractionType.SYSTEM,
+        customer_visible=False,
+        body_text=(
+            "Closed automatically: the ticket was waiting on the customer since 2026-02-23 08:45 UTC "
+            "and the customer did not reply within the waiting period after the check-in."
+        ),
+        created_at=NOW,
+    )
+    final = noting.ticket
+    assert (final.status, final.closed_at, final.resolved_at) == (CLOSED, NOW, None)
+    assert [closing.ticket.version, final.version] == [6, 7]
+    assert [closing.event.sequence, noting.event.sequence] == [6, 7]
+    assert {closing.event.actor, noting.event.actor} == {lifecycle.SLA_ACTOR}
+
+
+def test_waiting_auto_close_says_when_waiting_started_in_utc() -> None:
+    waiting_since = datetime(2026, 2, 23, 10, 5, tzinfo=timezone(timedelta(hours=2)))
+
+    [_, noting] = lifecycle.waiting_auto_close(
+        ticket_in(WAITING), waiting_since=waiting_since, status_changed_at=waiting_since, note_id="n", now=NOW
+    )
+
+    assert "since 2026-02-23 08:05 UTC " in noting.event.interaction.body_text  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("status", [OPEN, IN_PROGRESS, PENDING, RESOLVED, CLOSED], ids=lambda s: s.value)
+def test_waiting_auto_close_leaves_a_ticket_that_is_not_waiting_alone(status: TicketStatus) -> None:
+    assert (
+        lifecycle.waiting_auto_close(
+            ticket_in(status), waiting_since=EARLIER, status_changed_at=EARLIER, note_id="n", now=NOW
+        )
+        == []
+    )
+
+
+@pytest.mark.parametrize(
+    ("changed_after_waiting_since", "closes"),
+    [
+        (timedelta(hours=-2), True),
+        (timedelta(seconds=30), True),  # the two services' clocks differ a little
+        (timedelta(minutes=5), False),  # it left waiting and came back: a newer waiting period
+    ],
+)
+def test_waiting_auto_close_only_ends_the_waiting_period_it_was_counted_for(
+    changed_after_waiting_since: timedelta, closes: bool
+) -> None:
+    steps = lifecycle.waiting_auto_close(
+        ticket_in(WAITING),
+        waiting_since=EARLIER,
+        status_changed_at=EARLIER + changed_after_waiting_since,
+        note_id="n",
+        now=NOW,
+    )
+
+    assert [step.event.event_type for step in steps] == (
+        ["ticket.status_changed", "ticket.interaction_added"] if closes else []
+    )

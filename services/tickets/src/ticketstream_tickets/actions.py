@@ -17,7 +17,7 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import InteractionType, Priority, TicketSnapshot, TicketStatus
 from ticketstream_tickets.domain import DomainError, NewTicket, title_from_subject, touch
-from ticketstream_tickets.lifecycle import Step, diff_fields, status_step, versioned
+from ticketstream_tickets.lifecycle import Step, diff_fields, status_step, system_note, versioned
 
 MAX_ESCALATION_LEVEL = 2
 ESCALATION_TIERS = {0: "member", 1: "team lead", 2: "manager"}
@@ -65,12 +65,6 @@ def archive(ticket: TicketSnapshot, *, actor: str, now: datetime) -> list[Step]:
     after = touch(ticket.model_copy(update={"archived": True}), now=now)
     event = versioned(TicketArchived, after, actor=actor, now=now)
     return [Step(after, event, diff_fields(ticket, after, ("archived",)))]
-
-
-def system_note(*, text: str, interaction_id: str, now: datetime) -> InteractionSummary:
-    return InteractionSummary(
-        id=interaction_id, type=InteractionType.SYSTEM, customer_visible=False, body_text=text, created_at=now
-    )
 
 
 def check_mergeable(duplicate: TicketSnapshot, target: TicketSnapshot) -> None:

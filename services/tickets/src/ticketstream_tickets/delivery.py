@@ -14,8 +14,7 @@ from ticketstream.contracts.events import (
     NotifyFailed,
 )
 from ticketstream.contracts.models import DeliveryStatus, TicketSnapshot
-from ticketstream_tickets.actions import system_note
-from ticketstream_tickets.lifecycle import Step, interaction_step
+from ticketstream_tickets.lifecycle import Step, interaction_step, system_note
 
 # Reports may arrive in any order (a bounce can overtake the relay's acceptance on another topic);
 # a later stage never goes back to an earlier one.

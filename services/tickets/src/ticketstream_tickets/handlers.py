@@ -17,6 +17,7 @@ from ticketstream.contracts.events import (
     SlaClockResumed,
     SlaClockRetargeted,
     SlaClockStarted,
+    SlaWaitingAutoCloseDue,
 )
 from ticketstream_tickets.delivery import delivery_report
 from ticketstream_tickets.settings import Settings
@@ -51,13 +52,18 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
     @router.subscriber(
         settings.topic(topics.SLA),
         title="tickets/sla",
-        description="SLA clocks stamp due_date (when started, re-targeted or resumed) and sla_breach_at.",
+        description=(
+            "SLA clocks stamp due_date (when started, re-targeted or resumed) and sla_breach_at; "
+            "a ticket still waiting on a customer who did not answer the check-in is closed."
+        ),
         **consumer_options(settings),
     )
     async def on_sla_event(message: KafkaMessage) -> None:
         envelope = parse_event(message.headers, message.body)
         if isinstance(envelope.data, SlaClockStarted | SlaClockRetargeted | SlaClockResumed | SlaBreached):
             await store.apply_sla_event(envelope, envelope.data, now=datetime.now(UTC))
+        elif isinstance(envelope.data, SlaWaitingAutoCloseDue):
+            await store.close_waiting_ticket(envelope, envelope.data, now=datetime.now(UTC))
 
     @router.subscriber(
         settings.topic(topics.NOTIFY),

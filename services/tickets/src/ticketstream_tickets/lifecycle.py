@@ -1,13 +1,14 @@
-"""Pure ticket lifecycle rules: status transitions, agents' edits, replies, notes and customer
-messages. Every change is a `Step`: the ticket after it, the event it publishes and what changed,
-so that the store can save, log and publish it in one transaction. No IO here."""
+"""Pure ticket lifecycle rules: status transitions, agents' edits, replies, notes, customer
+messages and what the sla service's clocks and timers do to a ticket. Every change is a `Step`:
+the ticket after it, the event it publishes and what changed, so that the store can save, log and
+publish it in one transaction. No IO here."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ticketstream.contracts.events import (
@@ -77,6 +78,9 @@ ALLOWED_TRANSITIONS: dict[TicketStatus, frozenset[TicketStatus]] = {
     TicketStatus.CLOSED: frozenset(),
 }
 SLA_ACTOR = "sla"
+# The sla service stamps `waiting_since` when it reads the change into waiting, so it is at or
+# after the ticket's own change, give or take the difference between the two hosts' clocks.
+WAITING_CLOCK_SKEW = timedelta(minutes=1)
 REOPENED_BY_CUSTOMER = frozenset({TicketStatus.RESOLVED, TicketStatus.WAITING_ON_CUSTOMER})
 # A handle starts and ends with a letter or digit, so "@bob.smith." at a sentence end is bob.smith.
 MENTION_PATTERN = re.compile(r"(?<![\w.])@([A-Za-z0-9](?:[A-Za-z0-9._-]{0,62}[A-Za-z0-9])?)")
@@ -422,6 +426,44 @@ def follow_up_of(closed: TicketSnapshot, request: NewTicket) -> NewTicket:
         category=closed.category,
         assigned_team=closed.assigned_team,
     )
+
+
+def system_note(*, text: str, interaction_id: str, now: datetime) -> InteractionSummary:
+    return InteractionSummary(
+        id=interaction_id, type=InteractionType.SYSTEM, customer_visible=False, body_text=text, created_at=now
+    )
+
+
+def waiting_auto_close(
+    ticket: TicketSnapshot,
+    *,
+    waiting_since: datetime,
+    status_changed_at: datetime,
+    note_id: str,
+    now: datetime,
+) -> list[Step]:
+    """Close a ticket whose customer stayed silent through the waiting period after the check-in,
+    with a staff-only system note saying why.
+
+    Nothing happens unless the ticket is still in the waiting period the sla service counted from
+    `waiting_since`: one that left waiting, or left and started waiting again later (its last
+    status change, `status_changed_at`, is after that), is left as it is.
+    """
+    if ticket.status is not TicketStatus.WAITING_ON_CUSTOMER:
+        return []
+    if status_changed_at > waiting_since + WAITING_CLOCK_SKEW:
+        return []
+    closing = status_step(ticket, TicketStatus.CLOSED, actor=SLA_ACTOR, now=now)
+    since = waiting_since.astimezone(UTC)
+    note = system_note(
+        text=(
+            f"Closed automatically: the ticket was waiting on the customer since {since:%Y-%m-%d %H:%M} UTC "
+            "and the customer did not reply within the waiting period after the check-in."
+        ),
+        interaction_id=note_id,
+        now=now,
+    )
+    return [closing, interaction_step(closing.ticket, note, actor=SLA_ACTOR, now=now)]
 
 
 def portal_message(*, body: str, author: Person, interaction_id: str, now: datetime) -> InteractionSummary:

@@ -28,9 +28,11 @@ from ticketstream.contracts.events import (
     SlaClockStarted,
     SlaEvent,
     SlaTarget,
+    SlaWaitingAutoCloseDue,
     TicketCreated,
     TicketEvent,
     TicketInteractionAdded,
+    TicketStatusChanged,
 )
 from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot, TicketStatus
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
@@ -237,6 +239,31 @@ class TicketStore:
                 breached_at=event.occurred_at if isinstance(event, SlaBreached) else None,
             )
             return await self._commit_steps(session, ticket, steps, actor=lifecycle.SLA_ACTOR)
+
+        return await self._apply_event(envelope, work)
+
+    async def close_waiting_ticket(
+        self, envelope: Envelope, event: SlaWaitingAutoCloseDue, *, now: datetime
+    ) -> TicketSnapshot | None:
+        """Close a ticket still waiting on its customer when the waiting period after the
+        check-in ran out, with a staff-only system note; any other ticket is left as it is."""
+
+        async def work(session: Session) -> TicketSnapshot | None:
+            document = await self._database[TICKETS].find_one({"_id": event.ticket_id}, session=session)
+            if document is None:
+                return None
+            ticket = ticket_of(document)
+            steps = lifecycle.waiting_auto_close(
+                ticket,
+                waiting_since=event.waiting_since,
+                status_changed_at=await self._status_changed_at(session, ticket),
+                note_id=str(uuid.uuid4()),
+                now=now,
+            )
+            if not steps:
+                return ticket
+            closed, _ = await self._commit_interaction(session, ticket, steps, actor=lifecycle.SLA_ACTOR)
+            return closed
 
         return await self._apply_event(envelope, work)
 
@@ -527,6 +554,15 @@ class TicketStore:
             *(encode_event(step.event, service="tickets", key=final.id, subject=final.ref) for step in steps),
         )
         return final
+
+    async def _status_changed_at(self, session: Session, ticket: TicketSnapshot) -> datetime:
+        """When the ticket last changed status (its creation if it never did), from its log."""
+        entry = await self._database[ACTIVITY].find_one(
+            {"ticket_id": ticket.id, "action": TicketStatusChanged.event_type},
+            sort=[("sequence", DESCENDING)],
+            session=session,
+        )
+        return entry["at"] if entry else ticket.created_at
 
     async def _email_thread(self, session: Session, ticket: TicketSnapshot) -> list[str]:
         """Message-IDs of the ticket's emails, oldest first (References of the next reply)."""
