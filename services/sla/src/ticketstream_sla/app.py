@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ),
         poll=timedelta(milliseconds=settings.sla_timer_poll_ms),
         look_ahead=timedelta(seconds=settings.sla_timer_look_ahead_seconds),
-        concurrency=settings.sla_timer_concurrency,
+        batch=settings.sla_timer_batch,
     )
     # Policies exist before the first ticket event is consumed.
     platform.before_consuming.append(admin_store.seed_default_policies)

@@ -4,6 +4,8 @@ fire each at its instant.
 Polling the database alone would make timers late by up to a poll interval; instead the timers
 due within the look-ahead are put on the event loop (`call_at`) and fire on time. Timers set by
 this replica's own commits are offered directly, so a target seconds away is not late either.
+Due timers are fired by one drain in transactions of up to `batch` timers: under load, what fell
+due while one transaction ran goes into the next, so the commit cost is shared.
 """
 
 from __future__ import annotations
@@ -32,18 +34,19 @@ class TimerScheduler:
         *,
         poll: timedelta,
         look_ahead: timedelta,
-        concurrency: int,
+        batch: int,
         on_fired: Callable[[Timer, float], None] = lambda timer, lateness: None,
     ) -> None:
         self._store = store
         self._leases = leases
         self._poll = poll
         self._look_ahead = look_ahead
-        self._gate = asyncio.Semaphore(concurrency)
+        self._batch = batch
         self._on_fired = on_fired
         self._shards: set[int] = set()
         self._pending: dict[str, tuple[Timer, int, asyncio.TimerHandle]] = {}
-        self._firing: set[asyncio.Task[None]] = set()
+        self._due: dict[str, Timer] = {}
+        self._drain: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         store.on_timers_set = self.offer
 
@@ -67,7 +70,11 @@ class TimerScheduler:
         for _, _, handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
-        await asyncio.gather(*self._firing, return_exceptions=True)
+        # An interrupted firing aborts its transaction; the timers stay stored for the next start.
+        self._due.clear()
+        if self._drain is not None:
+            self._drain.cancel()
+            await asyncio.gather(self._drain, return_exceptions=True)
         await self._leases.release(now=datetime.now(UTC))
 
     async def _poll_once(self) -> None:
@@ -103,14 +110,20 @@ class TimerScheduler:
 
     def _start_firing(self, timer: Timer) -> None:
         self._pending.pop(timer.id, None)
-        task = asyncio.create_task(self._fire(timer), name=f"fire {timer.id}")
-        self._firing.add(task)
-        task.add_done_callback(self._firing.discard)
+        self._due[timer.id] = timer
+        if self._drain is None or self._drain.done():
+            self._drain = asyncio.create_task(self._fire_due(), name="fire due timers")
 
-    async def _fire(self, timer: Timer) -> None:
-        async with self._gate:
+    async def _fire_due(self) -> None:
+        while self._due:
+            batch = sorted(self._due.values(), key=lambda timer: timer.at)[: self._batch]
+            for timer in batch:
+                del self._due[timer.id]
             try:
-                if await self._store.fire(timer):
-                    self._on_fired(timer, (datetime.now(UTC) - timer.at).total_seconds())
+                fired = await self._store.fire(batch)
             except Exception:
-                log.exception("firing %s failed; it is retried on the next poll", timer.id)
+                log.exception("firing %d timers failed; they are retried on the next poll", len(batch))
+                continue
+            now = datetime.now(UTC)
+            for timer in fired:
+                self._on_fired(timer, (now - timer.at).total_seconds())

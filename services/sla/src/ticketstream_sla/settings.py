@@ -26,7 +26,9 @@ class Settings(PlatformSettings):
     sla_timer_look_ahead_seconds: float = Field(
         10.0, ge=1, le=3600, description="Timers due this soon are held in memory and fire on time"
     )
-    sla_timer_concurrency: int = Field(8, ge=1, le=256, description="Timers fired at once")
+    sla_timer_batch: int = Field(
+        200, ge=1, le=5000, description="Most timers fired in one transaction when many are due at once"
+    )
     sla_waiting_reminder_seconds: int = Field(
         DAY_SECONDS,
         ge=0,

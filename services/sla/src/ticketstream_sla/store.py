@@ -8,12 +8,12 @@ two replicas fire at once conflicts in the database, and the loser finds it alre
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, DeleteOne, IndexModel, ReplaceOne, UpdateOne
 
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import SlaEvent, SlaTarget, SlaWaitingEvent, TicketEvent
@@ -197,42 +197,49 @@ class SlaStore:
         documents = await self._database[TIMERS].find(query).sort("at", ASCENDING).limit(limit).to_list()
         return [(timer_of(document), document["shard"]) for document in documents]
 
-    async def fire(self, timer: Timer) -> bool:
-        """Fire a due timer once: warn, breach, remind or auto-close. False when it no longer
-        stands (its subject changed since it was set, or another replica fired it)."""
-        written: list[Timer] = []
+    async def fire(self, timers: Sequence[Timer]) -> list[Timer]:
+        """Fire due timers once, all in one transaction: warn, breach, remind or auto-close.
+        Returns those that fired. A timer whose subject changed since it was set, or that another
+        replica fired first, does nothing; one left behind by such a change is removed."""
+        batch = _Firing(self._shards)
 
-        async def work(session: Session) -> bool:
-            written.clear()
-            stored = await self._database[TIMERS].find_one({"_id": timer.id}, session=session)
-            if stored is None or (stored["generation"], stored["kind"]) != (
-                timer.generation,
-                timer.kind.value,
-            ):
-                return False
-            if timer.subject is TimerSubject.CLOCK:
-                fired = await self._fire_clock(timer, session, written)
-            else:
-                fired = await self._fire_waiting(timer, session, written)
-            if not fired:  # a timer left over by a crash between writes: remove, never refire
-                await self._database[TIMERS].delete_one({"_id": timer.id}, session=session)
-            return fired
+        async def work(session: Session) -> list[Timer]:
+            batch.clear()
+            standing = await self._standing(timers, session)
+            clock_ids = [t.subject_id for t in standing if t.subject is TimerSubject.CLOCK]
+            ticket_ids = [t.ticket_id for t in standing if t.subject is TimerSubject.WAITING]
+            stored_clocks = await self._by_id(CLOCKS, clock_ids, session)
+            stored_tickets = await self._by_id(TICKETS, ticket_ids, session)
+            for timer in standing:
+                if timer.subject is TimerSubject.CLOCK:
+                    batch.fire_clock(timer, stored_clocks.get(timer.subject_id))
+                else:
+                    batch.fire_waiting(timer, stored_tickets.get(timer.ticket_id))
+            await batch.write(self._database, session)
+            await self._publish(session, batch.events)
+            return batch.fired
 
         fired = await run_in_transaction(self._client, work)
         if fired:
-            self._after_commit(written)
+            self._after_commit(batch.next_timers)
         return fired
 
-    async def _fire_clock(self, timer: Timer, session: Session, written: list[Timer]) -> bool:
-        document = await self._database[CLOCKS].find_one({"_id": timer.subject_id}, session=session)
-        if document is None:
-            return False
-        reaction = domain.on_timer(clock_of(document), timer.kind, generation=timer.generation, now=timer.at)
-        if not reaction.clocks:
-            return False
-        written.extend(await self._save_clock(reaction.clocks[-1], _stored_facts(document), session))
-        await self._publish(session, reaction.events)
-        return True
+    async def _standing(self, timers: Sequence[Timer], session: Session) -> list[Timer]:
+        """The timers still stored as they were set (same generation and kind)."""
+        stored = await self._by_id(TIMERS, [timer.id for timer in timers], session)
+        return [
+            timer
+            for timer in timers
+            if timer.id in stored
+            and (stored[timer.id]["generation"], stored[timer.id]["kind"])
+            == (timer.generation, timer.kind.value)
+        ]
+
+    async def _by_id(self, collection: str, ids: list[str], session: Session) -> dict[str, Document]:
+        if not ids:
+            return {}
+        found = await self._database[collection].find({"_id": {"$in": ids}}, session=session).to_list()
+        return {document["_id"]: document for document in found}
 
     async def _save_clock(self, clock: Clock, facts: dict[str, Any], session: Session) -> list[Timer]:
         """Save a changed clock with the ticket facts the queue views filter on; set its next timer."""
@@ -240,22 +247,6 @@ class SlaStore:
             {"_id": clock.id}, clock_document(clock, **facts), upsert=True, session=session
         )
         return await self._set_timer(timer_id(TimerSubject.CLOCK, clock.id), clock_timer(clock), session)
-
-    async def _fire_waiting(self, timer: Timer, session: Session, written: list[Timer]) -> bool:
-        ticket = await self._database[TICKETS].find_one({"_id": timer.ticket_id}, session=session)
-        current = waiting_of(ticket) if ticket is not None else None
-        if current is None:
-            return False
-        fired = waiting.on_timer(current, timer.kind, generation=timer.generation, now=timer.at)
-        if fired is None:
-            return False
-        state, event = fired
-        await self._database[TICKETS].update_one(
-            {"_id": timer.ticket_id}, {"$set": {"waiting": waiting_document(state)}}, session=session
-        )
-        written.extend(await self._save_waiting_timer(state, session))
-        await self._publish(session, [event])
-        return True
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -353,3 +344,74 @@ def _facts(event: TicketEvent) -> TicketFacts:
 
 def _stored_facts(document: Document) -> dict[str, Any]:
     return {"team": document.get("team"), "assignee_ids": document.get("assignee_ids", [])}
+
+
+class _Firing:
+    """What one transaction of due timers changes: stored clocks, waiting states and timers,
+    and the events to publish. Collected first, written in a few bulk writes."""
+
+    def __init__(self, shards: int) -> None:
+        self._shards = shards
+        self.clear()
+
+    def clear(self) -> None:
+        self.fired: list[Timer] = []
+        self.events: list[SlaEvent | SlaWaitingEvent] = []
+        self.next_timers: list[Timer] = []
+        self._clocks: list[ReplaceOne[Document]] = []
+        self._tickets: list[UpdateOne] = []
+        self._timers: list[ReplaceOne[Document] | DeleteOne] = []
+
+    def fire_clock(self, timer: Timer, document: Document | None) -> None:
+        reaction = (
+            domain.on_timer(clock_of(document), timer.kind, generation=timer.generation, now=timer.at)
+            if document is not None
+            else domain.Reaction()
+        )
+        if document is None or not reaction.clocks:
+            self._drop(timer)
+            return
+        clock = reaction.clocks[-1]
+        self._clocks.append(ReplaceOne({"_id": clock.id}, clock_document(clock, **_stored_facts(document))))
+        self._set(timer.id, clock_timer(clock))
+        self.events.extend(reaction.events)
+        self.fired.append(timer)
+
+    def fire_waiting(self, timer: Timer, ticket: Document | None) -> None:
+        current = waiting_of(ticket) if ticket is not None else None
+        fired = (
+            waiting.on_timer(current, timer.kind, generation=timer.generation, now=timer.at)
+            if current is not None
+            else None
+        )
+        if fired is None:
+            self._drop(timer)
+            return
+        state, event = fired
+        self._tickets.append(
+            UpdateOne({"_id": timer.ticket_id}, {"$set": {"waiting": waiting_document(state)}})
+        )
+        self._set(timer.id, state.timer())
+        self.events.append(event)
+        self.fired.append(timer)
+
+    def _drop(self, timer: Timer) -> None:
+        """A timer whose subject no longer needs it (e.g. left by a crash between writes)."""
+        self._timers.append(DeleteOne({"_id": timer.id}))
+
+    def _set(self, current_id: str, following: Timer | None) -> None:
+        if following is None:
+            self._timers.append(DeleteOne({"_id": current_id}))
+            return
+        document = timer_document(following, shard=shard_of(following.ticket_id, self._shards))
+        self._timers.append(ReplaceOne({"_id": following.id}, document, upsert=True))
+        self.next_timers.append(following)
+
+    async def write(self, database: Database, session: Session) -> None:
+        for collection, operations in (
+            (CLOCKS, self._clocks),
+            (TICKETS, self._tickets),
+            (TIMERS, self._timers),
+        ):
+            if operations:
+                await database[collection].bulk_write(operations, session=session)
