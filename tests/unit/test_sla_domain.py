@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ticketstream.contracts.events import (
@@ -172,3 +173,87 @@ def test_timers_warn_once_breach_once_and_ignore_older_generations() -> None:
     assert twice.events == [] and stale.events == [] and after.events == []
     assert [e.event_type for e in breached.events] == ["sla.breached"]
     assert breached.clocks[0].state is ClockState.BREACHED
+
+
+def _interaction(kind: InteractionType, at: datetime, *, author_id: str | None = None) -> InteractionSummary:
+    return InteractionSummary(
+        id=f"i-{at.isoformat()}", type=kind, customer_visible=True, author_id=author_id, created_at=at
+    )
+
+
+def test_a_customer_message_after_the_first_response_awaits_the_next_response_until_answered() -> None:
+    policy = replace(policy_for(TicketFacts(Priority.HIGH), DEFAULT_POLICIES), next_response_seconds=7200)
+
+    def on(event, clocks_now, at):
+        return on_ticket_event(event, clocks_now, policy=policy, calendar=ALWAYS, now=at)
+
+    answered_at, wrote_at, again_at = (T0 + timedelta(hours=h) for h in (1, 2, 3))
+    state = apply(
+        started(),
+        on(
+            TicketInteractionAdded(
+                **common(snapshot(), answered_at),
+                interaction=_interaction(InteractionType.EMAIL_OUTBOUND, answered_at, author_id="alice"),
+            ),
+            started(),
+            answered_at,
+        ),
+    )
+    before_first_answer = on(
+        TicketInteractionAdded(
+            **common(snapshot(), T0), interaction=_interaction(InteractionType.EMAIL_INBOUND, T0)
+        ),
+        started(),
+        T0,
+    )
+    wrote = on(
+        TicketInteractionAdded(
+            **common(snapshot(), wrote_at), interaction=_interaction(InteractionType.PORTAL_MESSAGE, wrote_at)
+        ),
+        state,
+        wrote_at,
+    )
+    state = apply(state, wrote)
+    wrote_again = on(
+        TicketInteractionAdded(
+            **common(snapshot(), again_at), interaction=_interaction(InteractionType.EMAIL_INBOUND, again_at)
+        ),
+        state,
+        again_at,
+    )
+    staff_sms = on(
+        TicketInteractionAdded(
+            **common(snapshot(), again_at),
+            interaction=_interaction(InteractionType.SMS, again_at, author_id="alice"),
+        ),
+        state,
+        again_at,
+    )
+    replied = on(
+        TicketInteractionAdded(
+            **common(snapshot(), again_at),
+            interaction=_interaction(InteractionType.EMAIL_OUTBOUND, again_at, author_id="alice"),
+        ),
+        state,
+        again_at,
+    )
+
+    assert before_first_answer.events == [], "before the first response there is no next response"
+    assert [(e.event_type, e.target, e.due_at) for e in wrote.events] == [
+        ("sla.clock_started", SlaTarget.NEXT_RESPONSE, wrote_at + timedelta(hours=2))
+    ]
+    assert wrote_again.events == [], "the oldest unanswered message keeps counting"
+    assert staff_sms.events == [], "a contact logged by staff is not a customer message"
+    assert [(e.event_type, e.target) for e in replied.events] == [("sla.met", SlaTarget.NEXT_RESPONSE)]
+    state = apply(state, replied)
+    later = T0 + timedelta(hours=5)
+    restarted = on(
+        TicketInteractionAdded(
+            **common(snapshot(), later), interaction=_interaction(InteractionType.CHAT, later)
+        ),
+        state,
+        later,
+    )
+    [clock] = restarted.clocks
+    assert clock.generation > state[SlaTarget.NEXT_RESPONSE].generation, "older timers are outdated"
+    assert clock.due_at == later + timedelta(hours=2)

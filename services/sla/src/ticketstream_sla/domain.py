@@ -5,7 +5,7 @@ No IO here: the store loads the clocks, policy and calendar, and saves and publi
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ticketstream.contracts.events import (
@@ -34,6 +34,9 @@ from ticketstream_sla.policies import Policy
 from ticketstream_sla.timers import TimerKind
 
 FINISHED = frozenset({TicketStatus.RESOLVED, TicketStatus.CLOSED})
+CUSTOMER_MESSAGES = frozenset(
+    {InteractionType.EMAIL_INBOUND, InteractionType.PORTAL_MESSAGE, InteractionType.CHAT, InteractionType.SMS}
+)
 
 
 @dataclass(frozen=True)
@@ -103,10 +106,13 @@ def on_ticket_event(
         return reaction
     live = _retargeted(reaction, live, event, policy, calendars, now=now)
     if isinstance(event, TicketInteractionAdded) and _is_public_reply(event):
-        first = live.get(SlaTarget.FIRST_RESPONSE)
-        if first is not None:
-            met = clocks.meet(first, calendars.of(first), now=now)
-            reaction.add(met, _event(SlaMet, met, now=now))
+        for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE):
+            answered = live.get(target)
+            if answered is not None:
+                met = clocks.meet(answered, calendars.of(answered), now=now)
+                reaction.add(met, _event(SlaMet, met, now=now))
+    elif isinstance(event, TicketInteractionAdded) and _is_customer_message(event):
+        _await_next_response(reaction, event, current, policy, calendars.policy, now=now)
     if isinstance(event, TicketStatusChanged):
         _follow_status(reaction, event, current, live, policy, calendars, now=now)
     return reaction
@@ -168,6 +174,45 @@ def _retargeted(
 
 def _is_public_reply(event: TicketInteractionAdded) -> bool:
     return event.interaction.type is InteractionType.EMAIL_OUTBOUND
+
+
+def _is_customer_message(event: TicketInteractionAdded) -> bool:
+    return event.interaction.type in CUSTOMER_MESSAGES and event.interaction.author_id is None
+
+
+def _await_next_response(
+    reaction: Reaction,
+    event: TicketInteractionAdded,
+    current: Mapping[SlaTarget, Clock],
+    policy: Policy,
+    calendar: BusinessCalendar,
+    *,
+    now: datetime,
+) -> None:
+    """A customer wrote after the first response: the next response is due within the policy's
+    target. While one is already awaited, the oldest unanswered message keeps counting."""
+    seconds = policy.target_seconds(SlaTarget.NEXT_RESPONSE)
+    first = current.get(SlaTarget.FIRST_RESPONSE)
+    awaited = current.get(SlaTarget.NEXT_RESPONSE)
+    if seconds is None or first is None or first.state in {ClockState.RUNNING, ClockState.PAUSED}:
+        return
+    if awaited is not None and awaited.state not in clocks.STOPPED:
+        return
+    clock = clocks.start_clock(
+        ticket_id=event.ticket_id,
+        ref=event.ref,
+        target=SlaTarget.NEXT_RESPONSE,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        priority=event.ticket.priority,
+        target_seconds=seconds,
+        warning_fraction=policy.warning_fraction,
+        calendar=calendar,
+        now=event.interaction.created_at,
+    )
+    if awaited is not None:  # the same stored clock starts over: a newer generation outdates old timers
+        clock = replace(clock, generation=awaited.generation + 1)
+    reaction.add(clock, _event(SlaClockStarted, clock, now=now))
 
 
 def _follow_status(
