@@ -45,7 +45,7 @@ class TimerScheduler:
         self._on_fired = on_fired
         self._shards: set[int] = set()
         self._pending: dict[str, tuple[Timer, int, asyncio.TimerHandle]] = {}
-        self._due: dict[str, Timer] = {}
+        self._due: dict[str, Timer] = {}  # fell due: waiting for, or in, a firing transaction
         self._drain: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         store.on_timers_set = self.offer
@@ -96,7 +96,7 @@ class TimerScheduler:
                 self._schedule(timer, shard)
 
     def _schedule(self, timer: Timer, shard: int) -> None:
-        if shard not in self._shards:
+        if shard not in self._shards or self._is_due(timer):
             return
         known = self._pending.get(timer.id)
         if known is not None:
@@ -108,6 +108,11 @@ class TimerScheduler:
         handle = loop.call_at(loop.time() + delay, self._start_firing, timer)
         self._pending[timer.id] = (timer, shard, handle)
 
+    def _is_due(self, timer: Timer) -> bool:
+        """Already handed to the drain (a poll can load a timer again before it has fired)."""
+        queued = self._due.get(timer.id)
+        return queued is not None and (queued.generation, queued.kind) == (timer.generation, timer.kind)
+
     def _start_firing(self, timer: Timer) -> None:
         self._pending.pop(timer.id, None)
         self._due[timer.id] = timer
@@ -117,13 +122,15 @@ class TimerScheduler:
     async def _fire_due(self) -> None:
         while self._due:
             batch = sorted(self._due.values(), key=lambda timer: timer.at)[: self._batch]
-            for timer in batch:
-                del self._due[timer.id]
             try:
                 fired = await self._store.fire(batch)
             except Exception:
                 log.exception("firing %d timers failed; they are retried on the next poll", len(batch))
-                continue
+                fired = []
+            finally:
+                for timer in batch:
+                    if self._due.get(timer.id) is timer:
+                        del self._due[timer.id]
             now = datetime.now(UTC)
             for timer in fired:
                 self._on_fired(timer, (now - timer.at).total_seconds())
