@@ -26,6 +26,7 @@ from ticketstream.contracts.events import (
     TicketEvent,
     TicketInteractionAdded,
     TicketStatusChanged,
+    TicketUpdated,
 )
 from ticketstream.contracts.models import InteractionType, TicketSnapshot, TicketStatus
 from ticketstream_sla.app import create_app as create_sla
@@ -404,3 +405,99 @@ async def test_at_risk_lists_running_targets_due_within_the_window_soonest_first
 def _same(stamp: str, moment: datetime) -> bool:
     """The same instant, to the millisecond MongoDB keeps."""
     return abs(datetime.fromisoformat(stamp) - moment) < timedelta(milliseconds=1)
+
+
+async def test_clocks_of_a_ticket_no_policy_covers_any_more_still_stop_and_never_breach(infra_env):
+    settings = settings_from(infra_env, SlaSettings)
+    await prepare_topics(settings)
+    async with running(create_sla(settings)) as client:
+        await client.post("/v1/policies", json=fast_policy(first_response_seconds=3), headers=admin(settings))
+        ticket = fast_ticket("TKT-0110")
+        timeline = Timeline(ticket)
+        await publish_events(settings, [ticket_created(ticket)])
+        await sla_events(settings, until=lambda r: count("sla.clock_started")(r) >= 2)
+        for policy_id in ("fast-urgent", "default-urgent"):  # nothing covers URGENT tickets now
+            current = (await client.get(f"/v1/policies/{policy_id}", headers=admin(settings))).json()
+            body = {key: value for key, value in current.items() if key not in {"id", "version"}}
+            changed = await client.put(
+                f"/v1/policies/{policy_id}", json={**body, "enabled": False}, headers=admin(settings)
+            )
+            assert changed.status_code == 200, changed.text
+        await publish_events(settings, [timeline.status(TicketStatus.RESOLVED)])
+        await sla_events(settings, until=lambda r: count("sla.met")(r) >= 1)
+        await asyncio.sleep(3)  # past the first-response due time
+        events = await sla_events(settings, until=lambda r: count("sla.met")(r) >= 1)
+    kinds = [(event["type"], event["target"]) for event in events]
+    assert ("sla.met", "resolution") in kinds
+    assert ("sla.clock_cancelled", "first_response") in kinds
+    assert not [kind for kind in kinds if kind[0] in {"sla.warning", "sla.breached"}]
+
+
+async def test_bad_administration_input_is_refused_with_a_reason_never_a_500(infra_env):
+    settings = settings_from(infra_env, SlaSettings)
+    await prepare_topics(settings)
+    weekday_only = {
+        "id": "mondays",
+        "name": "Mondays",
+        "time_zone": "Europe/Berlin",
+        "shifts": [{"weekday": 0, "start": "09:00", "end": "17:00"}],
+    }
+    async with running(create_sla(settings)) as client:
+        huge = await client.post(
+            "/v1/policies", json=fast_policy(first_response_seconds=10**20), headers=admin(settings)
+        )
+        long_window = await client.get("/v1/at-risk?within=99999999999d", headers=bearer(settings))
+        no_country = await client.post(
+            "/v1/calendars", json={**weekday_only, "subdivision": "BY"}, headers=admin(settings)
+        )
+        created = await client.post("/v1/calendars", json=weekday_only, headers=admin(settings))
+        every_monday = [
+            f"{year}-{month:02d}-{day:02d}"
+            for year in (2026, 2027, 2028)
+            for month in range(1, 13)
+            for day in range(1, 32)
+            if _monday(year, month, day)
+        ]
+        closed = await client.put(
+            "/v1/calendars/mondays",
+            json={
+                key: value for key, value in {**weekday_only, "holidays": every_monday}.items() if key != "id"
+            },
+            headers=admin(settings),
+        )
+        stored = (await client.get("/v1/calendars/mondays", headers=bearer(settings))).json()
+    assert huge.status_code == 422
+    assert long_window.status_code == 422 and "366 days" in long_window.json()["error"]["message"]
+    assert (
+        no_country.status_code == 422
+        and "subdivision needs its country" in no_country.json()["error"]["message"]
+    )
+    assert created.status_code == 201
+    assert closed.status_code == 422 and "no business hours" in closed.json()["error"]["message"]
+    assert stored["version"] == 1, "a refused change is not stored"
+
+
+def _monday(year: int, month: int, day: int) -> bool:
+    try:
+        return datetime(year, month, day).weekday() == 0
+    except ValueError:
+        return False
+
+
+async def test_at_risk_follows_the_team_a_ticket_is_assigned_to_later(infra_env):
+    settings = settings_from(infra_env, SlaSettings)
+    await prepare_topics(settings)
+    async with running(create_sla(settings)) as client:
+        ticket = ticket_snapshot(ref="TKT-0111", priority="URGENT")
+        timeline = Timeline(ticket)
+        await publish_events(settings, [ticket_created(ticket)])
+        await sla_events(settings, until=lambda r: count("sla.clock_started")(r) >= 2)
+        moved = TicketUpdated(**timeline._next(assigned_team="billing"), changed_fields=["assigned_team"])
+        await publish_events(settings, [moved])
+
+        async def billing() -> Any:
+            answer = (await client.get("/v1/at-risk?within=2h&team=billing", headers=bearer(settings))).json()
+            return answer["items"] or None
+
+        items = await eventually(billing)
+    assert [(item["ref"], item["team"]) for item in items] == [("TKT-0111", "billing")]

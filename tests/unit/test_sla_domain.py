@@ -257,3 +257,97 @@ def test_a_customer_message_after_the_first_response_awaits_the_next_response_un
     [clock] = restarted.clocks
     assert clock.generation > state[SlaTarget.NEXT_RESPONSE].generation, "older timers are outdated"
     assert clock.due_at == later + timedelta(hours=2)
+
+
+LOW_NO_RESOLUTION = replace(policy_for(TicketFacts(Priority.LOW), DEFAULT_POLICIES), resolution_seconds=None)
+HIGH = policy_for(TicketFacts(Priority.HIGH), DEFAULT_POLICIES)
+
+
+def _updated(priority: Priority, at: datetime, *, status: TicketStatus = TicketStatus.OPEN, version: int = 2):
+    return TicketUpdated(**common(snapshot(priority=priority, status=status, version=version), at))
+
+
+def test_a_new_policy_without_a_resolution_target_cancels_the_running_one() -> None:
+    at = T0 + timedelta(hours=1)
+    reaction = on_ticket_event(
+        _updated(Priority.LOW, at), started(), policy=LOW_NO_RESOLUTION, calendar=ALWAYS, now=at
+    )
+
+    assert [(e.event_type, e.target) for e in reaction.events] == [
+        ("sla.clock_retargeted", SlaTarget.FIRST_RESPONSE),
+        ("sla.clock_cancelled", SlaTarget.RESOLUTION),
+    ]
+
+
+def test_a_policy_that_adds_a_resolution_target_counts_it_from_the_ticket_creation() -> None:
+    created = TicketCreated(**common(snapshot(priority=Priority.LOW), T0))
+    low = {
+        c.target: c
+        for c in on_ticket_event(created, {}, policy=LOW_NO_RESOLUTION, calendar=ALWAYS, now=T0).clocks
+    }
+    at = T0 + timedelta(hours=3)
+
+    reaction = on_ticket_event(_updated(Priority.HIGH, at), low, policy=HIGH, calendar=ALWAYS, now=at)
+
+    assert set(low) == {SlaTarget.FIRST_RESPONSE}
+    started_now = [e for e in reaction.events if e.event_type == "sla.clock_started"]
+    assert [(e.target, e.due_at) for e in started_now] == [(SlaTarget.RESOLUTION, T0 + timedelta(hours=24))]
+
+
+def test_without_a_change_of_what_chooses_the_policy_clocks_keep_theirs() -> None:
+    at = T0 + timedelta(hours=1)
+    other = replace(HIGH, id="gold-high", first_response_seconds=600, customer_tier="gold")
+
+    kept = on_ticket_event(
+        _updated(Priority.HIGH, at), started(), policy=other, calendar=ALWAYS, now=at, facts_changed=False
+    )
+    moved = on_ticket_event(_updated(Priority.HIGH, at), started(), policy=other, calendar=ALWAYS, now=at)
+
+    assert kept.events == []
+    assert {e.event_type for e in moved.events} == {"sla.clock_retargeted"}
+
+
+def test_a_reopen_into_pending_resumes_the_resolution_and_pauses_it_until_the_ticket_moves_on() -> None:
+    resolved_at, reopened_at, moved_at = (T0 + timedelta(hours=h) for h in (2, 5, 6))
+    state = apply(
+        started(),
+        react(status_change(TicketStatus.OPEN, TicketStatus.RESOLVED, resolved_at), started(), resolved_at),
+    )
+
+    reopened = react(
+        status_change(TicketStatus.RESOLVED, TicketStatus.PENDING, reopened_at), state, reopened_at
+    )
+    state = apply(state, reopened)
+    moved = react(status_change(TicketStatus.PENDING, TicketStatus.OPEN, moved_at), state, moved_at)
+
+    assert [(e.event_type, e.target) for e in reopened.events] == [
+        ("sla.clock_resumed", SlaTarget.RESOLUTION),
+        ("sla.clock_paused", SlaTarget.RESOLUTION),
+    ]
+    assert [(e.event_type, e.target, e.due_at) for e in moved.events] == [
+        ("sla.clock_resumed", SlaTarget.RESOLUTION, moved_at + timedelta(hours=22)),
+    ], "two hours counted before the resolve; none while resolved or pending"
+
+
+def test_a_ticket_created_pending_starts_its_clocks_paused() -> None:
+    created = TicketCreated(**common(snapshot(status=TicketStatus.PENDING), T0))
+
+    reaction = react(created, {}, T0)
+
+    assert [(e.event_type, e.target) for e in reaction.events] == [
+        ("sla.clock_started", SlaTarget.FIRST_RESPONSE),
+        ("sla.clock_paused", SlaTarget.FIRST_RESPONSE),
+        ("sla.clock_started", SlaTarget.RESOLUTION),
+        ("sla.clock_paused", SlaTarget.RESOLUTION),
+    ]
+    assert {clock.state for clock in {c.target: c for c in reaction.clocks}.values()} == {ClockState.PAUSED}
+
+
+def test_sla_met_carries_the_due_time_that_was_met() -> None:
+    at = T0 + timedelta(minutes=30)
+    reply = _interaction(InteractionType.EMAIL_OUTBOUND, at, author_id="alice")
+
+    reaction = react(TicketInteractionAdded(**common(snapshot(), at), interaction=reply), started(), at)
+
+    [met] = reaction.events
+    assert (met.event_type, met.due_at) == ("sla.met", T0 + timedelta(hours=4))

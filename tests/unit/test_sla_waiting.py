@@ -16,6 +16,7 @@ from ticketstream.contracts.events import (
     SlaWaitingEvent,
     SlaWaitingReminderDue,
     TicketArchived,
+    TicketCreated,
     TicketEvent,
     TicketMerged,
     TicketStatusChanged,
@@ -412,3 +413,14 @@ def test_a_timer_set_before_the_waiting_changed_is_stale_after_it(
     assert after is not None and after is not waiting
     assert after.generation == pending.generation + 1
     assert on_timer(after, pending.kind, generation=pending.generation, now=pending.at) is None
+
+
+def test_a_ticket_created_waiting_on_its_customer_starts_waiting_at_once() -> None:
+    ticket = Ticket()
+    created = TicketCreated(**ticket._common(WAITING, T0))
+    created_open = TicketCreated(**Ticket()._common(TicketStatus.OPEN, T0))
+
+    waiting = on_ticket_event(created, None, periods=PERIODS, now=T0)
+
+    assert waiting is not None and (waiting.since, waiting.remind_at) == (T0, T0 + timedelta(days=1))
+    assert on_ticket_event(created_open, None, periods=PERIODS, now=T0) is None

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 
 import holidays as public_holidays
 
 from ticketstream_sla.business_hours import (
     BusinessCalendar,
     InvalidCalendarError,
+    NoBusinessTimeError,
     Shift,
     twenty_four_seven_calendar,
 )
@@ -47,6 +48,8 @@ def business_calendar(spec: CalendarSpec, *, today: date) -> BusinessCalendar:
         raise InvalidCalendarError("a calendar needs at least one shift, or twenty_four_seven: true")
     if spec.twenty_four_seven and spec.country:
         raise InvalidCalendarError("a 24x7 calendar has no public holidays; leave country empty")
+    if spec.subdivision and not spec.country:
+        raise InvalidCalendarError("a subdivision needs its country, e.g. country DE, subdivision BY")
     years = range(today.year - YEARS_BEFORE, today.year + YEARS_AFTER + 1)
     closed = spec.holidays | _country_holidays(spec.country, spec.subdivision, years)
     return BusinessCalendar(
@@ -57,6 +60,15 @@ def business_calendar(spec: CalendarSpec, *, today: date) -> BusinessCalendar:
         holidays=frozenset(closed),
         twenty_four_seven=spec.twenty_four_seven,
     )
+
+
+def check_open(calendar: BusinessCalendar, *, now: datetime) -> None:
+    """Refuse a calendar on which a target starting now could never fall due (its shift days
+    are all holidays for longer than the search horizon)."""
+    try:
+        calendar.add_business_seconds(now, 1)
+    except NoBusinessTimeError as error:
+        raise InvalidCalendarError(f"the calendar has no business hours ahead: {error}") from error
 
 
 def _country_holidays(country: str | None, subdivision: str | None, years: Iterable[int]) -> frozenset[date]:

@@ -88,9 +88,12 @@ def on_ticket_event(
     calendar: BusinessCalendar,
     now: datetime,
     clock_calendars: Mapping[str, BusinessCalendar] | None = None,
+    facts_changed: bool = True,
 ) -> Reaction:
     """The clock changes a ticket event causes. `policy` is the one that covers the ticket now
-    and `calendar` its calendar; `clock_calendars` are the calendars of the current clocks by id."""
+    and `calendar` its calendar; `clock_calendars` are the calendars of the current clocks by id.
+    Clocks move to `policy` only when `facts_changed` (priority, tier, category or team): a
+    policy created or edited meanwhile applies to new clocks, or to running ones when asked."""
     calendars = Calendars(calendar, clock_calendars or {})
     reaction = Reaction()
     if isinstance(event, TicketCreated):
@@ -104,13 +107,14 @@ def on_ticket_event(
             reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
         _stop_breached(reaction, current, calendars, now=now)
         return reaction
-    live = _retargeted(reaction, live, event, policy, calendars, now=now)
+    if facts_changed:
+        live = _retargeted(reaction, live, current, event, policy, calendars, now=now)
     if isinstance(event, TicketInteractionAdded) and _is_public_reply(event):
         for target in (SlaTarget.FIRST_RESPONSE, SlaTarget.NEXT_RESPONSE):
             answered = live.get(target)
             if answered is not None:
                 met = clocks.meet(answered, calendars.of(answered), now=now)
-                reaction.add(met, _event(SlaMet, met, now=now))
+                reaction.add(met, _event(SlaMet, answered, now=now))
     elif isinstance(event, TicketInteractionAdded) and _is_customer_message(event):
         _await_next_response(reaction, event, current, policy, calendars.policy, now=now)
     if isinstance(event, TicketStatusChanged):
@@ -138,24 +142,42 @@ def _start(
             now=event.ticket.created_at,
         )
         reaction.add(clock, _event(SlaClockStarted, clock, now=now))
+        if event.ticket.status in policy.pause_statuses:
+            paused = clocks.pause(
+                clock, calendar, now=clock.started_at, reason=f"ticket {event.ticket.status.value}"
+            )
+            reaction.add(paused, _event(SlaClockPaused, clock, now=now))
 
 
 def _retargeted(
     reaction: Reaction,
     live: dict[SlaTarget, Clock],
+    current: Mapping[SlaTarget, Clock],
     event: TicketEvent,
     policy: Policy,
     calendars: Calendars,
     *,
     now: datetime,
 ) -> dict[SlaTarget, Clock]:
-    """Clocks move to the ticket's policy when its priority (or what chooses the policy) changed,
-    keeping the business time counted; edits of the same policy apply to new clocks only."""
+    """Clocks move to the ticket's policy now that its priority (or what chooses the policy)
+    changed, keeping the business time counted. A target the policy lacks is cancelled; a
+    resolution target it adds counts from the ticket's creation, as if it had always been set."""
     result = dict(live)
     for target, clock in live.items():
         seconds = policy.target_seconds(target)
-        same = clock.policy_id == policy.id and clock.priority is event.ticket.priority
-        if same or seconds is None:
+        if seconds is None:
+            cancelled = clocks.cancel(
+                clock, now=now, reason=f"policy {policy.id} has no {target.value} target"
+            )
+            reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
+            del result[target]
+            continue
+        same = (clock.policy_id, clock.priority, clock.target_seconds) == (
+            policy.id,
+            event.ticket.priority,
+            seconds,
+        )
+        if same:
             continue
         changed = clocks.retarget(
             clock,
@@ -169,6 +191,23 @@ def _retargeted(
         )
         reaction.add(changed, _event(SlaClockRetargeted, changed, now=now))
         result[target] = changed
+    resolution = policy.target_seconds(SlaTarget.RESOLUTION)
+    finished = event.ticket.status in FINISHED
+    if resolution is not None and SlaTarget.RESOLUTION not in current and not finished:
+        added = clocks.start_clock(
+            ticket_id=event.ticket_id,
+            ref=event.ref,
+            target=SlaTarget.RESOLUTION,
+            policy_id=policy.id,
+            policy_version=policy.version,
+            priority=event.ticket.priority,
+            target_seconds=resolution,
+            warning_fraction=policy.warning_fraction,
+            calendar=calendars.policy,
+            now=event.ticket.created_at,
+        )
+        reaction.add(added, _event(SlaClockStarted, added, now=now))
+        result[SlaTarget.RESOLUTION] = added
     return result
 
 
@@ -228,18 +267,19 @@ def _follow_status(
     to, came_from = event.to_status, event.from_status
     if to in FINISHED:
         _finish(reaction, current, live, calendars, now=now)
-    elif to in policy.pause_statuses:
+        return
+    reopened = current.get(SlaTarget.RESOLUTION)
+    if came_from in FINISHED and reopened is not None and reopened.state is ClockState.MET:
+        live[SlaTarget.RESOLUTION] = _resume(reaction, reopened, calendars.of(reopened), now=now)
+    if to in policy.pause_statuses:
         for clock in live.values():
             if clock.state is ClockState.RUNNING:
                 paused = clocks.pause(clock, calendars.of(clock), now=now, reason=f"ticket {to.value}")
-                reaction.add(paused, _event(SlaClockPaused, paused, now=now))
+                reaction.add(paused, _event(SlaClockPaused, clock, now=now))
     else:
         for clock in live.values():
             if clock.state is ClockState.PAUSED:
                 _resume(reaction, clock, calendars.of(clock), now=now)
-        reopened = current.get(SlaTarget.RESOLUTION)
-        if came_from in FINISHED and reopened is not None and reopened.state is ClockState.MET:
-            _resume(reaction, reopened, calendars.of(reopened), now=now)
 
 
 def _finish(
@@ -254,7 +294,7 @@ def _finish(
     for target, clock in live.items():
         if target is SlaTarget.RESOLUTION:
             met = clocks.meet(clock, calendars.of(clock), now=now)
-            reaction.add(met, _event(SlaMet, met, now=now))
+            reaction.add(met, _event(SlaMet, clock, now=now))
         else:
             cancelled = clocks.cancel(clock, now=now, reason="resolved without this target")
             reaction.add(cancelled, _event(SlaClockCancelled, clock, now=now))
@@ -271,9 +311,10 @@ def _stop_breached(
             reaction.clocks.append(clocks.stop_counting(clock, calendars.of(clock), now=now))
 
 
-def _resume(reaction: Reaction, clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> None:
+def _resume(reaction: Reaction, clock: Clock, calendar: BusinessCalendar, *, now: datetime) -> Clock:
     resumed = clocks.resume(clock, calendar, now=now)
     reaction.add(resumed, _event(SlaClockResumed, resumed, now=now))
+    return resumed
 
 
 def on_timer(clock: Clock, kind: TimerKind, *, generation: int, now: datetime) -> Reaction:

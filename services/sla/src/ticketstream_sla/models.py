@@ -9,20 +9,29 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from ticketstream.contracts.models import Priority, TicketStatus
-from ticketstream_sla.policies import DEFAULT_PAUSE_STATUSES, DEFAULT_WARNING_FRACTION, TWENTY_FOUR_SEVEN
+from ticketstream_sla.policies import (
+    DEFAULT_PAUSE_STATUSES,
+    DEFAULT_WARNING_FRACTION,
+    MAX_TARGET_SECONDS,
+    TWENTY_FOUR_SEVEN,
+)
 
 IDENTIFIER = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 WALL_TIME = r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$"
 DURATION = re.compile(r"^(\d+)([smhd]?)$")
 DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+LONGEST_WINDOW = timedelta(days=366)
 
 
 def duration(text: str) -> timedelta:
     """'2h', '30m', '90s', '1d' or plain seconds."""
     match = DURATION.match(text.strip().lower())
-    if match is None:
+    if match is None or len(match.group(1)) > 12:
         raise ValueError(f"{text!r} is not a duration such as 2h, 30m, 90s or 1d")
-    return timedelta(seconds=int(match.group(1)) * DURATION_UNITS[match.group(2)])
+    seconds = int(match.group(1)) * DURATION_UNITS[match.group(2)]
+    if seconds > LONGEST_WINDOW.total_seconds():
+        raise ValueError(f"{text!r} is longer than {LONGEST_WINDOW.days} days")
+    return timedelta(seconds=seconds)
 
 
 class StrictBody(BaseModel):
@@ -119,9 +128,13 @@ class PolicyBody(StrictBody):
 
     name: str = Field(min_length=1, max_length=120)
     priority: Priority
-    first_response_seconds: int = Field(ge=1, description="e.g. 3600 for one hour")
-    resolution_seconds: int | None = Field(None, ge=1, description="None: no resolution target")
-    next_response_seconds: int | None = Field(None, ge=1)
+    first_response_seconds: int = Field(ge=1, le=MAX_TARGET_SECONDS, description="e.g. 3600 for one hour")
+    resolution_seconds: int | None = Field(
+        None, ge=1, le=MAX_TARGET_SECONDS, description="None: no resolution target"
+    )
+    next_response_seconds: int | None = Field(
+        None, ge=1, le=MAX_TARGET_SECONDS, description="None: no next-response target"
+    )
     customer_tier: str | None = Field(None, max_length=64, description="Only tickets of this tier")
     category: str | None = Field(None, max_length=64, description="Only tickets of this category")
     team: str | None = Field(None, max_length=64, description="Only tickets assigned to this team")

@@ -20,6 +20,7 @@ DEFAULT_PAUSE_STATUSES = frozenset({TicketStatus.PENDING, TicketStatus.WAITING_O
 PAUSABLE_STATUSES = DEFAULT_PAUSE_STATUSES
 TWENTY_FOUR_SEVEN = "24x7"
 MIN_TARGET_SECONDS = 1  # seconds-long targets make end-to-end tests of warnings and breaches possible
+MAX_TARGET_SECONDS = 366 * 24 * 3600  # a year: due times stay computable on any calendar
 
 
 class PolicyError(ValueError):
@@ -86,8 +87,10 @@ def problems_of(policy: Policy, *, calendar_ids: Iterable[str]) -> list[str]:
     problems = []
     for target in SlaTarget:
         seconds = policy.target_seconds(target)
-        if seconds is not None and seconds < MIN_TARGET_SECONDS:
-            problems.append(f"{target.value} target must be at least {MIN_TARGET_SECONDS} s")
+        if seconds is not None and not MIN_TARGET_SECONDS <= seconds <= MAX_TARGET_SECONDS:
+            problems.append(
+                f"{target.value} target must be {MIN_TARGET_SECONDS} to {MAX_TARGET_SECONDS} s (a year)"
+            )
     if policy.resolution_seconds is not None and policy.resolution_seconds < policy.first_response_seconds:
         problems.append("resolution target cannot be shorter than the first-response target")
     if not 0 < policy.warning_fraction < 1:

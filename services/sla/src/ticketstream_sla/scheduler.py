@@ -47,6 +47,7 @@ class TimerScheduler:
         self._pending: dict[str, tuple[Timer, int, asyncio.TimerHandle]] = {}
         self._due: dict[str, Timer] = {}  # fell due: waiting for, or in, a firing transaction
         self._drain: asyncio.Task[None] | None = None
+        self._stopped = False
         self._wake = asyncio.Event()
         store.on_timers_set = self.offer
 
@@ -67,6 +68,9 @@ class TimerScheduler:
             self._wake.clear()
 
     async def stop(self) -> None:
+        # Handlers may still commit while the service shuts down: their timers stay stored.
+        self._stopped = True
+        self._shards = set()
         for _, _, handle in self._pending.values():
             handle.cancel()
         self._pending.clear()
@@ -96,7 +100,7 @@ class TimerScheduler:
                 self._schedule(timer, shard)
 
     def _schedule(self, timer: Timer, shard: int) -> None:
-        if shard not in self._shards or self._is_due(timer):
+        if self._stopped or shard not in self._shards or self._is_due(timer):
             return
         known = self._pending.get(timer.id)
         if known is not None:
@@ -107,6 +111,20 @@ class TimerScheduler:
         delay = max((timer.at - datetime.now(UTC)).total_seconds(), 0.0)
         handle = loop.call_at(loop.time() + delay, self._start_firing, timer)
         self._pending[timer.id] = (timer, shard, handle)
+
+    async def _fire(self, batch: list[Timer]) -> list[Timer]:
+        """Fire a batch; when it fails, each timer alone, so one bad timer holds up no other.
+        A timer that still fails stays stored and is tried again on the next poll."""
+        try:
+            return await self._store.fire(batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("firing %s failed; it is retried on the next poll", batch[0].id)
+                return []
+        fired = []
+        for timer in batch:
+            fired.extend(await self._fire([timer]))
+        return fired
 
     def _is_due(self, timer: Timer) -> bool:
         """Already handed to the drain (a poll can load a timer again before it has fired)."""
@@ -123,10 +141,7 @@ class TimerScheduler:
         while self._due:
             batch = sorted(self._due.values(), key=lambda timer: timer.at)[: self._batch]
             try:
-                fired = await self._store.fire(batch)
-            except Exception:
-                log.exception("firing %d timers failed; they are retried on the next poll", len(batch))
-                fired = []
+                fired = await self._fire(batch)
             finally:
                 for timer in batch:
                     if self._due.get(timer.id) is timer:

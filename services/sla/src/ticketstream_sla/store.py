@@ -21,7 +21,7 @@ from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session,
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_sla import domain, waiting
-from ticketstream_sla.business_hours import BusinessCalendar
+from ticketstream_sla.business_hours import BusinessCalendar, CalendarError
 from ticketstream_sla.clocks import Clock, ClockState
 from ticketstream_sla.documents import (
     clock_document,
@@ -99,6 +99,7 @@ class SlaStore:
             if ticket is not None and ticket["sequence"] >= event.sequence:
                 return False  # an older version of the ticket than one already followed
             changed, events = await self._react(event, ticket, session)
+            await self._follow_queue_facts(event, ticket, session)
             written.extend(await self._save(changed, event, session))
             changed_waiting = self._waiting_after(event, ticket)
             await self._save_ticket(event, ticket, changed_waiting, session)
@@ -116,27 +117,51 @@ class SlaStore:
         self, event: TicketEvent, ticket: Document | None, session: Session
     ) -> tuple[list[Clock], list[SlaEvent]]:
         current = {clock.target: clock for clock in await self._clocks_of_ticket(event.ticket_id, session)}
+        policies = await self._admin.policies(session=session)
         facts = _facts(event)
+        facts_changed = ticket is None or ticket.get("facts") != _facts_document(facts)
         try:
-            policy = policy_for(facts, await self._admin.policies(session=session))
+            policy = policy_for(facts, policies)
         except NoPolicyError as error:
-            if current or ticket is None:
-                log.warning("%s: %s; its clocks are left as they are", event.ref, error)
-            return [], []
+            # Nothing covers the ticket now (policies disabled, or a priority without one): its
+            # clocks go on under the policy they have, so they still pause, resume and stop.
+            own = {clock.policy_id for clock in current.values()}
+            kept = [candidate for candidate in policies if candidate.id in own]
+            if not kept:
+                log.warning("%s: %s; no SLA clocks", event.ref, error)
+                return [], []
+            policy, facts_changed = kept[0], False
         calendar = await self._admin.calendar(policy.calendar_id, session=session)
         clock_calendars = {
             calendar_id: await self._admin.calendar(calendar_id, session=session)
             for calendar_id in {clock.calendar_id for clock in current.values()}
         }
-        reaction = domain.on_ticket_event(
-            event,
-            current,
-            policy=policy,
-            calendar=calendar,
-            clock_calendars=clock_calendars,
-            now=event.occurred_at,
-        )
+        try:
+            reaction = domain.on_ticket_event(
+                event,
+                current,
+                policy=policy,
+                calendar=calendar,
+                clock_calendars=clock_calendars,
+                facts_changed=facts_changed,
+                now=event.occurred_at,
+            )
+        except (CalendarError, OverflowError) as error:
+            # A calendar without business time in reach cannot give a due time. The event is not
+            # retried (it would fail the same way); the clocks stay as they were, and say so.
+            log.error("%s: SLA clocks not changed by %s: %s", event.ref, event.event_type, error)
+            return [], []
         return reaction.clocks, list(reaction.events)
+
+    async def _follow_queue_facts(
+        self, event: TicketEvent, ticket: Document | None, session: Session
+    ) -> None:
+        """Every clock of the ticket shows its current team and assignees (the at-risk filter)."""
+        queue = _queue_facts(event)
+        if ticket is not None and ticket.get("queue") != queue:
+            await self._database[CLOCKS].update_many(
+                {"ticket_id": event.ticket_id}, {"$set": queue}, session=session
+            )
 
     def _waiting_after(self, event: TicketEvent, ticket: Document | None) -> Waiting | None:
         """The new waiting state, or None when the event leaves it as it was."""
@@ -146,16 +171,20 @@ class SlaStore:
 
     async def _save(self, changed: list[Clock], event: TicketEvent, session: Session) -> list[Timer]:
         latest = {clock.id: clock for clock in changed}  # a clock re-targeted then met: keep the last
-        facts = {"team": event.ticket.assigned_team, "assignee_ids": event.ticket.assignee_ids}
         timers = []
         for clock in latest.values():
-            timers.extend(await self._save_clock(clock, facts, session))
+            timers.extend(await self._save_clock(clock, _queue_facts(event), session))
         return timers
 
     async def _save_ticket(
         self, event: TicketEvent, ticket: Document | None, changed: Waiting | None, session: Session
     ) -> None:
-        update: dict[str, Any] = {"ref": event.ref, "sequence": event.sequence}
+        update: dict[str, Any] = {
+            "ref": event.ref,
+            "sequence": event.sequence,
+            "facts": _facts_document(_facts(event)),
+            "queue": _queue_facts(event),
+        }
         if changed is not None:
             update["waiting"] = waiting_document(changed)
         elif ticket is None:
@@ -270,12 +299,12 @@ class SlaStore:
     ) -> list[tuple[Clock, str | None, list[str]]]:
         """Running clocks due by `until` (overdue ones first), with the ticket's team and assignees."""
         query: dict[str, Any] = {"state": ClockState.RUNNING.value, "due_at": {"$lte": until}}
-        documents = await self._database[CLOCKS].find(query).sort("due_at", ASCENDING).to_list()
         if team is not None:
-            documents = [document for document in documents if document.get("team") == team]
+            query["team"] = team
+        documents = await self._database[CLOCKS].find(query).sort("due_at", ASCENDING).limit(limit).to_list()
         return [
             (clock_of(document), document.get("team"), document.get("assignee_ids", []))
-            for document in documents[:limit]
+            for document in documents
         ]
 
     # --- policy changes --------------------------------------------------------------------
@@ -316,7 +345,11 @@ class SlaStore:
             if document is None:
                 return False
             clock = clock_of(document)
-            reaction = react(clock, await self._admin.calendar(clock.calendar_id, session=session))
+            try:
+                reaction = react(clock, await self._admin.calendar(clock.calendar_id, session=session))
+            except (CalendarError, OverflowError) as error:
+                log.error("%s: SLA clock %s not moved: %s", clock.ref, clock.target.value, error)
+                return False
             if not reaction.clocks:
                 return False
             written.extend(await self._save_clock(reaction.clocks[-1], _stored_facts(document), session))
@@ -344,6 +377,19 @@ def _facts(event: TicketEvent) -> TicketFacts:
 
 def _stored_facts(document: Document) -> dict[str, Any]:
     return {"team": document.get("team"), "assignee_ids": document.get("assignee_ids", [])}
+
+
+def _queue_facts(event: TicketEvent) -> dict[str, Any]:
+    return {"team": event.ticket.assigned_team, "assignee_ids": list(event.ticket.assignee_ids)}
+
+
+def _facts_document(facts: TicketFacts) -> dict[str, Any]:
+    return {
+        "priority": facts.priority.value,
+        "customer_tier": facts.customer_tier,
+        "category": facts.category,
+        "team": facts.team,
+    }
 
 
 class _Firing:

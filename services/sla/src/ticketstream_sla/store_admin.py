@@ -11,7 +11,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ticketstream.db import Database, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream_sla.business_hours import BusinessCalendar
-from ticketstream_sla.calendars import CalendarSpec, built_in, business_calendar
+from ticketstream_sla.calendars import CalendarSpec, built_in, business_calendar, check_open
 from ticketstream_sla.documents import (
     calendar_document,
     calendar_spec_of,
@@ -120,7 +120,8 @@ class AdminStore:
 
     async def save_calendar(self, spec: CalendarSpec, *, create: bool) -> CalendarSpec:
         """InvalidCalendarError says what is wrong with the definition."""
-        business_calendar(spec, today=self._today())  # raises before anything is stored
+        # Raises before anything is stored.
+        check_open(business_calendar(spec, today=self._today()), now=datetime.now(UTC))
         current = await self.calendar_spec(spec.id)
         if create and current is not None:
             raise AlreadyExistsError(f"calendar {spec.id} exists; PUT changes it")

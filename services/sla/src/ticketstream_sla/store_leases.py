@@ -15,6 +15,7 @@ from ticketstream_sla.timers import fair_share
 LEASES = "timer_leases"
 REPLICAS = "timer_replicas"
 NOBODY = ""
+FORGET_AFTER = timedelta(hours=1)  # heartbeats of replicas gone this long are removed
 
 
 class LeaseStore:
@@ -44,6 +45,9 @@ class LeaseStore:
             await self._database[LEASES].update_many(
                 {"_id": {"$in": sorted(mine)}, "owner": self._replica}, {"$set": {"until": until}}
             )
+            # A replica that saw a lease expire may have taken it between the read and the renewal.
+            renewed = await self._database[LEASES].find({"owner": self._replica}).to_list()
+            mine &= {document["_id"] for document in renewed}
         for shard in range(self._shards):
             if len(mine) >= share:
                 break

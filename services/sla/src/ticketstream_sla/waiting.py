@@ -16,6 +16,7 @@ from ticketstream.contracts.events import (
     SlaWaitingEvent,
     SlaWaitingReminderDue,
     TicketArchived,
+    TicketCreated,
     TicketEvent,
     TicketMerged,
     TicketStatusChanged,
@@ -60,7 +61,11 @@ def on_ticket_event(
     event: TicketEvent, current: Waiting | None, *, periods: QuietPeriods, now: datetime
 ) -> Waiting | None:
     """The waiting state after the event: started, ended (done) or unchanged (the same object)."""
-    if isinstance(event, TicketStatusChanged) and event.to_status is TicketStatus.WAITING_ON_CUSTOMER:
+    waits = TicketStatus.WAITING_ON_CUSTOMER
+    entered = (isinstance(event, TicketStatusChanged) and event.to_status is waits) or (
+        isinstance(event, TicketCreated) and event.ticket.status is waits
+    )
+    if entered:
         if not periods.enabled:
             return current
         remind_at = now + periods.reminder_after
