@@ -129,24 +129,36 @@ def _start(
         seconds = policy.target_seconds(target)
         if seconds is None:
             continue
-        clock = clocks.start_clock(
-            ticket_id=event.ticket_id,
-            ref=event.ref,
-            target=target,
-            policy_id=policy.id,
-            policy_version=policy.version,
-            priority=event.ticket.priority,
-            target_seconds=seconds,
-            warning_fraction=policy.warning_fraction,
-            calendar=calendar,
-            now=event.ticket.created_at,
-        )
+        clock = _new_clock(event, target, seconds, policy, calendar, since=event.ticket.created_at)
         reaction.add(clock, _event(SlaClockStarted, clock, now=now))
         if event.ticket.status in policy.pause_statuses:
             paused = clocks.pause(
                 clock, calendar, now=clock.started_at, reason=f"ticket {event.ticket.status.value}"
             )
             reaction.add(paused, _event(SlaClockPaused, clock, now=now))
+
+
+def _new_clock(
+    event: TicketEvent,
+    target: SlaTarget,
+    seconds: int,
+    policy: Policy,
+    calendar: BusinessCalendar,
+    *,
+    since: datetime,
+) -> Clock:
+    return clocks.start_clock(
+        ticket_id=event.ticket_id,
+        ref=event.ref,
+        target=target,
+        policy_id=policy.id,
+        policy_version=policy.version,
+        priority=event.ticket.priority,
+        target_seconds=seconds,
+        warning_fraction=policy.warning_fraction,
+        calendar=calendar,
+        now=since,
+    )
 
 
 def _retargeted(
@@ -194,17 +206,8 @@ def _retargeted(
     resolution = policy.target_seconds(SlaTarget.RESOLUTION)
     finished = event.ticket.status in FINISHED
     if resolution is not None and SlaTarget.RESOLUTION not in current and not finished:
-        added = clocks.start_clock(
-            ticket_id=event.ticket_id,
-            ref=event.ref,
-            target=SlaTarget.RESOLUTION,
-            policy_id=policy.id,
-            policy_version=policy.version,
-            priority=event.ticket.priority,
-            target_seconds=resolution,
-            warning_fraction=policy.warning_fraction,
-            calendar=calendars.policy,
-            now=event.ticket.created_at,
+        added = _new_clock(
+            event, SlaTarget.RESOLUTION, resolution, policy, calendars.policy, since=event.ticket.created_at
         )
         reaction.add(added, _event(SlaClockStarted, added, now=now))
         result[SlaTarget.RESOLUTION] = added
@@ -237,17 +240,8 @@ def _await_next_response(
         return
     if awaited is not None and awaited.state not in clocks.STOPPED:
         return
-    clock = clocks.start_clock(
-        ticket_id=event.ticket_id,
-        ref=event.ref,
-        target=SlaTarget.NEXT_RESPONSE,
-        policy_id=policy.id,
-        policy_version=policy.version,
-        priority=event.ticket.priority,
-        target_seconds=seconds,
-        warning_fraction=policy.warning_fraction,
-        calendar=calendar,
-        now=event.interaction.created_at,
+    clock = _new_clock(
+        event, SlaTarget.NEXT_RESPONSE, seconds, policy, calendar, since=event.interaction.created_at
     )
     if awaited is not None:  # the same stored clock starts over: a newer generation outdates old timers
         clock = replace(clock, generation=awaited.generation + 1)
