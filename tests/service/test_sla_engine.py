@@ -501,3 +501,32 @@ async def test_at_risk_follows_the_team_a_ticket_is_assigned_to_later(infra_env)
 
         items = await eventually(billing)
     assert [(item["ref"], item["team"]) for item in items] == [("TKT-0111", "billing")]
+
+
+async def test_two_replicas_firing_the_same_due_timers_at_once_publish_each_event_once(infra_env):
+    settings = settings_from(infra_env, SlaSettings)
+    await prepare_topics(settings)
+    first, second = create_sla(settings), create_sla(settings)
+    async with running(first) as client, running(second):
+        long_targets = fast_policy(first_response_seconds=600, resolution_seconds=1200)
+        await client.post("/v1/policies", json=long_targets, headers=admin(settings))
+        tickets = [fast_ticket(f"TKT-{300 + index:04d}") for index in range(10)]
+        await publish_events(settings, [ticket_created(ticket) for ticket in tickets])
+        await sla_events(settings, until=lambda r: count("sla.clock_started")(r) >= 20)
+        one, other = first.state.sla_store, second.state.sla_store
+        fired_by: list[tuple[int, int]] = []
+        # As if a lease changed hands mid-flight: both replicas fire every pending timer now,
+        # three times over (warning, then breach, then nothing left).
+        for _ in range(3):
+            due = await one.due_timers(
+                range(settings.sla_timer_shards), until=datetime.now(UTC) + timedelta(days=1), limit=100
+            )
+            timers = [timer for timer, _ in due]
+            a, b = await asyncio.gather(one.fire(timers), other.fire(list(reversed(timers))))
+            assert not {timer.id for timer in a} & {timer.id for timer in b}
+            fired_by.append((len(a), len(b)))
+        events = await sla_events(settings, until=lambda r: count("sla.breached")(r) >= 20)
+    distinct = {event["event_id"]: event for event in events}.values()
+    kinds = Counter(event["type"] for event in distinct)
+    assert (kinds["sla.warning"], kinds["sla.breached"]) == (20, 20)
+    assert [a + b for a, b in fired_by] == [20, 20, 0]
