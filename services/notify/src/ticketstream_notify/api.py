@@ -29,7 +29,7 @@ async def list_notifications(
     principal: StaffPrincipal,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationList:
-    recipients = domain.principal_recipients(principal.sub, principal.teams)
+    recipients = domain.principal_recipients(principal.sub, principal.teams, principal.role.value)
     documents, unread = await store.notifications_for(recipients, limit=limit)
     return NotificationList(
         items=[NotificationView.model_validate({**d, "id": d["_id"]}) for d in documents],

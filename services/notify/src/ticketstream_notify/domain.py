@@ -50,9 +50,15 @@ def staff_recipients(ticket: TicketSnapshot) -> list[str]:
     return [UNASSIGNED_QUEUE]
 
 
-def principal_recipients(sub: str, teams: list[str]) -> list[str]:
-    """The in-app addresses a staff member reads: their own, their teams' and the open queue."""
-    return [f"user:{sub}", *(f"team:{team}" for team in teams), UNASSIGNED_QUEUE]
+MANAGERS = "role:manager"
+READS_MANAGERS = frozenset({"manager", "admin"})
+
+
+def principal_recipients(sub: str, teams: list[str], role: str = "agent") -> list[str]:
+    """The in-app addresses a staff member reads: their own, their teams', the open queue and,
+    for managers and admins, what goes to the desk's managers."""
+    managers = [MANAGERS] if role in READS_MANAGERS else []
+    return [f"user:{sub}", *(f"team:{team}" for team in teams), UNASSIGNED_QUEUE, *managers]
 
 
 def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:

@@ -1,4 +1,5 @@
-"""The notify database: in-app notifications, outgoing mail and its delivery state."""
+"""The notify database: in-app notifications, outgoing mail and its delivery state, and the
+tickets as notify last saw them (so SLA events, which carry no ticket, can be addressed)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import NotifyDelivered, NotifyEvent, NotifyFailed
+from ticketstream.contracts.models import TicketSnapshot
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_notify.domain import InAppNotification, OutgoingEmail
+from ticketstream_notify.sla_notices import Thread
 
 NOTIFICATIONS = "notifications"
 MAILS = "mails"
+TICKETS = "tickets"
 CONSUMER = "notify"
 SENDING_LEASE = timedelta(seconds=60)
 
@@ -58,10 +62,15 @@ class NotifyStore:
         notifications: list[InAppNotification],
         mails: list[OutgoingEmail],
         now: datetime,
+        ticket: TicketSnapshot | None = None,
+        message_id: str | None = None,
     ) -> bool:
-        """Store what an event causes, once: ids derive from the event id and the recipient."""
+        """Store what an event causes, once: ids derive from the event id and the recipient.
+        A ticket event also brings notify's copy of the ticket (and its thread) up to date."""
 
         async def work(session: Session) -> bool:
+            if ticket is not None:
+                await self._follow(ticket, message_id, session)
             for notification in notifications:
                 await self._database[NOTIFICATIONS].insert_one(
                     {
@@ -87,6 +96,27 @@ class NotifyStore:
             return True
 
         return bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
+
+    async def _follow(self, ticket: TicketSnapshot, message_id: str | None, session: Session) -> None:
+        known = await self._database[TICKETS].find_one({"_id": ticket.id}, session=session)
+        if known is not None and known["version"] >= ticket.version:
+            return  # an older version of the ticket than the one kept
+        latest = message_id or (known or {}).get("thread_latest")
+        document = {
+            "_id": ticket.id,
+            "version": ticket.version,
+            "snapshot": ticket.model_dump(mode="json"),
+            "thread_latest": latest,
+        }
+        await self._database[TICKETS].replace_one({"_id": ticket.id}, document, upsert=True, session=session)
+
+    async def ticket(self, ticket_id: str) -> tuple[TicketSnapshot, Thread] | None:
+        """The ticket as notify last saw it, with its email thread; None before its first event."""
+        document = await self._database[TICKETS].find_one({"_id": ticket_id})
+        if document is None:
+            return None
+        snapshot = TicketSnapshot.model_validate(document["snapshot"])
+        return snapshot, Thread(root=snapshot.email_thread_id, latest=document.get("thread_latest"))
 
     async def claim_due_mail(self, *, now: datetime) -> tuple[str, OutgoingEmail, int] | None:
         """Take one due mail for sending; a lease keeps other replicas off it meanwhile."""
