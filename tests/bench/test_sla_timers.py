@@ -35,7 +35,7 @@ from ticketstream_sla.app import create_app
 from ticketstream_sla.calendars import built_in
 from ticketstream_sla.documents import clock_document, timer_document
 from ticketstream_sla.settings import Settings
-from ticketstream_sla.store import CLOCKS, TIMERS
+from ticketstream_sla.store_firing import CLOCKS, TIMERS
 from ticketstream_sla.timers import clock_timer, shard_of
 
 CLOCK_COUNT = int(os.environ.get("BENCH_CLOCKS", "100000"))

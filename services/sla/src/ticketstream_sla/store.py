@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DeleteOne, IndexModel, ReplaceOne, UpdateOne
+from pymongo import ASCENDING, IndexModel
 
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import SlaEvent, SlaTarget, SlaWaitingEvent, TicketEvent
@@ -33,14 +33,12 @@ from ticketstream_sla.documents import (
 )
 from ticketstream_sla.policies import NoPolicyError, Policy, TicketFacts, policy_for
 from ticketstream_sla.store_admin import AdminStore
+from ticketstream_sla.store_firing import CLOCKS, TICKETS, TIMERS, FiringBatch, stored_facts
 from ticketstream_sla.timers import Timer, TimerSubject, clock_timer, shard_of, timer_id
 from ticketstream_sla.waiting import QuietPeriods, Waiting
 
 log = logging.getLogger(__name__)
 
-CLOCKS = "clocks"
-TICKETS = "tickets"
-TIMERS = "timers"
 CONSUMER = "sla"
 CUSTOMER_TIER_FIELD = "customer_tier"
 
@@ -230,7 +228,7 @@ class SlaStore:
         """Fire due timers once, all in one transaction: warn, breach, remind or auto-close.
         Returns those that fired. A timer whose subject changed since it was set, or that another
         replica fired first, does nothing; one left behind by such a change is removed."""
-        batch = _Firing(self._shards)
+        batch = FiringBatch(self._shards)
 
         async def work(session: Session) -> list[Timer]:
             batch.clear()
@@ -352,7 +350,7 @@ class SlaStore:
                 return False
             if not reaction.clocks:
                 return False
-            written.extend(await self._save_clock(reaction.clocks[-1], _stored_facts(document), session))
+            written.extend(await self._save_clock(reaction.clocks[-1], stored_facts(document), session))
             await self._publish(session, reaction.events)
             return True
 
@@ -375,10 +373,6 @@ def _facts(event: TicketEvent) -> TicketFacts:
     )
 
 
-def _stored_facts(document: Document) -> dict[str, Any]:
-    return {"team": document.get("team"), "assignee_ids": document.get("assignee_ids", [])}
-
-
 def _queue_facts(event: TicketEvent) -> dict[str, Any]:
     return {"team": event.ticket.assigned_team, "assignee_ids": list(event.ticket.assignee_ids)}
 
@@ -390,74 +384,3 @@ def _facts_document(facts: TicketFacts) -> dict[str, Any]:
         "category": facts.category,
         "team": facts.team,
     }
-
-
-class _Firing:
-    """What one transaction of due timers changes: stored clocks, waiting states and timers,
-    and the events to publish. Collected first, written in a few bulk writes."""
-
-    def __init__(self, shards: int) -> None:
-        self._shards = shards
-        self.clear()
-
-    def clear(self) -> None:
-        self.fired: list[Timer] = []
-        self.events: list[SlaEvent | SlaWaitingEvent] = []
-        self.next_timers: list[Timer] = []
-        self._clocks: list[ReplaceOne[Document]] = []
-        self._tickets: list[UpdateOne] = []
-        self._timers: list[ReplaceOne[Document] | DeleteOne] = []
-
-    def fire_clock(self, timer: Timer, document: Document | None) -> None:
-        reaction = (
-            domain.on_timer(clock_of(document), timer.kind, generation=timer.generation, now=timer.at)
-            if document is not None
-            else domain.Reaction()
-        )
-        if document is None or not reaction.clocks:
-            self._drop(timer)
-            return
-        clock = reaction.clocks[-1]
-        self._clocks.append(ReplaceOne({"_id": clock.id}, clock_document(clock, **_stored_facts(document))))
-        self._set(timer.id, clock_timer(clock))
-        self.events.extend(reaction.events)
-        self.fired.append(timer)
-
-    def fire_waiting(self, timer: Timer, ticket: Document | None) -> None:
-        current = waiting_of(ticket) if ticket is not None else None
-        fired = (
-            waiting.on_timer(current, timer.kind, generation=timer.generation, now=timer.at)
-            if current is not None
-            else None
-        )
-        if fired is None:
-            self._drop(timer)
-            return
-        state, event = fired
-        self._tickets.append(
-            UpdateOne({"_id": timer.ticket_id}, {"$set": {"waiting": waiting_document(state)}})
-        )
-        self._set(timer.id, state.timer())
-        self.events.append(event)
-        self.fired.append(timer)
-
-    def _drop(self, timer: Timer) -> None:
-        """A timer whose subject no longer needs it (e.g. left by a crash between writes)."""
-        self._timers.append(DeleteOne({"_id": timer.id}))
-
-    def _set(self, current_id: str, following: Timer | None) -> None:
-        if following is None:
-            self._timers.append(DeleteOne({"_id": current_id}))
-            return
-        document = timer_document(following, shard=shard_of(following.ticket_id, self._shards))
-        self._timers.append(ReplaceOne({"_id": following.id}, document, upsert=True))
-        self.next_timers.append(following)
-
-    async def write(self, database: Database, session: Session) -> None:
-        for collection, operations in (
-            (CLOCKS, self._clocks),
-            (TICKETS, self._tickets),
-            (TIMERS, self._timers),
-        ):
-            if operations:
-                await database[collection].bulk_write(operations, session=session)
