@@ -122,3 +122,34 @@ async def test_a_ticket_waiting_on_its_customer_gets_one_threaded_check_in_email
     assert mail["Reply-To"] == "support+TKT-0502@ticketstream.local"
     body = mail.get_payload()
     assert (since + timedelta(days=2)).strftime("%Y-%m-%d %H:%M UTC") in body
+
+
+async def test_read_state_is_per_person_and_a_stranger_cannot_mark_what_is_not_theirs(infra_env):
+    settings = settings_from(infra_env, NotifySettings)
+    await prepare_topics(settings)
+    queued = ticket_snapshot(ref="TKT-0503").model_copy(update={"assigned_team": "network"})
+    async with running(create_notify(settings)) as client:
+        await publish_events(settings, [ticket_created(queued)])
+        member = bearer(settings, sub="nils", teams=["network"])
+        colleague = bearer(settings, sub="nora", teams=["network"])
+        stranger = bearer(settings, sub="sam", teams=["billing"])
+
+        async def inbox(headers: dict[str, str]) -> Any:
+            return (await client.get("/v1/notifications", headers=headers)).json()
+
+        async def arrived() -> Any:
+            answer = await inbox(member)
+            return answer if answer["items"] else None
+
+        [item] = (await eventually(arrived))["items"]
+        refused = await client.post(f"/v1/notifications/{item['id']}/read", headers=stranger)
+        marked = await client.post(f"/v1/notifications/{item['id']}/read", headers=member)
+        mine, theirs = await inbox(member), await inbox(colleague)
+        all_read = (await client.post("/v1/notifications/read-all", headers=colleague)).json()
+        after = await inbox(colleague)
+    assert refused.status_code == 404
+    assert marked.status_code == 204
+    assert (mine["unread_count"], mine["items"][0]["read"]) == (0, True)
+    assert (theirs["unread_count"], theirs["items"][0]["read"]) == (1, False), "read state is per person"
+    assert all_read == {"marked": 1}
+    assert after["unread_count"] == 0

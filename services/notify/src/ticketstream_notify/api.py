@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
-from ticketstream.auth import StaffPrincipal
+from ticketstream.auth import Principal, StaffPrincipal
 from ticketstream.settings import Environment
 from ticketstream_notify import domain
-from ticketstream_notify.models import DevMailList, DevMailView, NotificationList, NotificationView
+from ticketstream_notify.models import (
+    DevMailList,
+    DevMailView,
+    MarkedRead,
+    NotificationList,
+    NotificationView,
+)
 from ticketstream_notify.store import NotifyStore
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
@@ -29,12 +35,41 @@ async def list_notifications(
     principal: StaffPrincipal,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> NotificationList:
-    recipients = domain.principal_recipients(principal.sub, principal.teams, principal.role.value)
-    documents, unread = await store.notifications_for(recipients, limit=limit)
+    documents, unread = await store.notifications_for(
+        _addresses(principal), reader=principal.sub, limit=limit
+    )
     return NotificationList(
-        items=[NotificationView.model_validate({**d, "id": d["_id"]}) for d in documents],
+        items=[
+            NotificationView.model_validate(
+                {**d, "id": d["_id"], "read": principal.sub in d.get("read_by", [])}
+            )
+            for d in documents
+        ],
         unread_count=unread,
     )
+
+
+@router.post(
+    "/notifications/read-all",
+    summary="Mark every notification addressed to the caller as read (for the caller only)",
+)
+async def mark_all_read(store: NotifyStoreDep, principal: StaffPrincipal) -> MarkedRead:
+    return MarkedRead(marked=await store.mark_all_read(_addresses(principal), reader=principal.sub))
+
+
+@router.post(
+    "/notifications/{notification_id}/read",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Mark one notification as read for the caller",
+)
+async def mark_read(notification_id: str, store: NotifyStoreDep, principal: StaffPrincipal) -> Response:
+    if not await store.mark_read(notification_id, _addresses(principal), reader=principal.sub):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no notification {notification_id} for you")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _addresses(principal: Principal) -> list[str]:
+    return domain.principal_recipients(principal.sub, principal.teams, principal.role.value)
 
 
 @router.get(

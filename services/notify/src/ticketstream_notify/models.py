@@ -14,13 +14,17 @@ class NotificationView(BaseModel):
     body: str
     ref: str | None = None
     ticket_id: str | None = None
-    read: bool
+    read: bool = Field(description="Whether the caller has read it")
     created_at: datetime
 
 
 class NotificationList(BaseModel):
     items: list[NotificationView]
     unread_count: int = Field(description="Unread notifications addressed to the caller")
+
+
+class MarkedRead(BaseModel):
+    marked: int = Field(description="Notifications newly marked as read")
 
 
 class DevMailView(BaseModel):

@@ -76,7 +76,7 @@ class NotifyStore:
                     {
                         "_id": f"{envelope.id}:{notification.recipient}",
                         **asdict(notification),
-                        "read": False,
+                        "read_by": [],
                         "created_at": now,
                     },
                     session=session,
@@ -204,7 +204,11 @@ class NotifyStore:
         await run_in_transaction(self._client, work)
         self._on_commit()
 
-    async def notifications_for(self, recipients: list[str], *, limit: int) -> tuple[list[Document], int]:
+    async def notifications_for(
+        self, recipients: list[str], *, reader: str, limit: int
+    ) -> tuple[list[Document], int]:
+        """Newest first, and how many `reader` has not read. Read state is per person, so one
+        team notification read by one member stays unread for the others."""
         query = {"recipient": {"$in": recipients}}
         documents = (
             await self._database[NOTIFICATIONS]
@@ -213,8 +217,21 @@ class NotifyStore:
             .limit(limit)
             .to_list()
         )
-        unread = await self._database[NOTIFICATIONS].count_documents({**query, "read": False})
+        unread = await self._database[NOTIFICATIONS].count_documents({**query, "read_by": {"$ne": reader}})
         return documents, unread
+
+    async def mark_read(self, notification_id: str, recipients: list[str], *, reader: str) -> bool:
+        """False when no notification with this id is addressed to the reader."""
+        result = await self._database[NOTIFICATIONS].update_one(
+            {"_id": notification_id, "recipient": {"$in": recipients}}, {"$addToSet": {"read_by": reader}}
+        )
+        return result.matched_count == 1
+
+    async def mark_all_read(self, recipients: list[str], *, reader: str) -> int:
+        result = await self._database[NOTIFICATIONS].update_many(
+            {"recipient": {"$in": recipients}, "read_by": {"$ne": reader}}, {"$addToSet": {"read_by": reader}}
+        )
+        return result.modified_count
 
     async def recent_mail(self, *, limit: int) -> list[Document]:
         return await self._database[MAILS].find().sort("created_at", DESCENDING).limit(limit).to_list()
