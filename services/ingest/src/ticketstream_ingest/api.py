@@ -8,19 +8,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from ticketstream.contracts.events import InboundChannel
-from ticketstream_ingest.domain import InvalidEmailError, parse_email
+from ticketstream_ingest.intake import EmailIntake, IntakeStatus, InvalidEmailError
 from ticketstream_ingest.models import InboundEmailResponse
 from ticketstream_ingest.settings import Settings
-from ticketstream_ingest.store import AcceptStatus, InboundStore
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 
 RFC822 = "message/rfc822"
 
 
-def get_inbound_store(request: Request) -> InboundStore:
-    store: InboundStore = request.app.state.inbound_store
-    return store
+def get_email_intake(request: Request) -> EmailIntake:
+    intake: EmailIntake = request.app.state.email_intake
+    return intake
 
 
 def get_settings(request: Request) -> Settings:
@@ -28,7 +27,7 @@ def get_settings(request: Request) -> Settings:
     return settings
 
 
-InboundStoreDep = Annotated[InboundStore, Depends(get_inbound_store)]
+EmailIntakeDep = Annotated[EmailIntake, Depends(get_email_intake)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
@@ -61,7 +60,7 @@ async def read_bounded_body(request: Request, limit: int) -> bytes:
     },
 )
 async def receive_email(
-    request: Request, response: Response, store: InboundStoreDep, settings: SettingsDep
+    request: Request, response: Response, intake: EmailIntakeDep, settings: SettingsDep
 ) -> InboundEmailResponse:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != RFC822:
@@ -71,20 +70,14 @@ async def receive_email(
         )
     raw = await read_bounded_body(request, settings.inbound_max_bytes)
     try:
-        parsed = parse_email(raw, id_domain=settings.support_address.partition("@")[2])
+        result = await intake.receive(raw, channel=InboundChannel.WEBHOOK, now=datetime.now(UTC))
     except InvalidEmailError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-    result = await store.accept_email(
-        parsed=parsed, raw=raw, channel=InboundChannel.WEBHOOK, now=datetime.now(UTC)
-    )
-    if result.status is AcceptStatus.DUPLICATE:
+    if result.status is not IntakeStatus.ACCEPTED:
         response.status_code = status.HTTP_200_OK
-        return InboundEmailResponse(
-            status=result.status.value,
-            inbound_id=result.inbound_id,
-            message_id=result.message_id,
-            reason="this message was received before",
-        )
     return InboundEmailResponse(
-        status=result.status.value, inbound_id=result.inbound_id, message_id=result.message_id
+        status=result.status.value,
+        inbound_id=result.inbound_id,
+        message_id=result.message_id,
+        reason=result.reason,
     )

@@ -8,6 +8,7 @@ from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream_ingest import api, handlers, store
+from ticketstream_ingest.intake import EmailIntake
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.smtp import SmtpListener
 
@@ -16,9 +17,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     platform = ServicePlatform(settings, indexes=store.INDEXES)
     inbound_store = store.InboundStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
+    email_intake = EmailIntake(inbound_store, settings)
     platform.broker.include_router(handlers.create_router(settings))
     if settings.smtp_port:
-        listener = SmtpListener(inbound_store, settings)
+        listener = SmtpListener(email_intake, settings)
         platform.after_consuming.append(listener.start)
         platform.shutdown_steps.append(listener.stop)
     declare_publications(platform.broker, settings, topics.INBOUND)
@@ -29,4 +31,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router],
     )
     app.state.inbound_store = inbound_store
+    app.state.email_intake = email_intake
     return app

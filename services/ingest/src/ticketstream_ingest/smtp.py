@@ -16,9 +16,8 @@ from aiosmtpd.smtp import Session as SmtpSession
 
 from ticketstream.contracts.addressing import is_support_address
 from ticketstream.contracts.events import InboundChannel
-from ticketstream_ingest.domain import InvalidEmailError, parse_email
+from ticketstream_ingest.intake import EmailIntake, InvalidEmailError
 from ticketstream_ingest.settings import Settings
-from ticketstream_ingest.store import InboundStore
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +25,8 @@ log = logging.getLogger(__name__)
 class SupportMailbox:
     """aiosmtpd handler: the hooks aiosmtpd calls for RCPT and DATA."""
 
-    def __init__(self, store: InboundStore, settings: Settings) -> None:
-        self._store = store
+    def __init__(self, intake: EmailIntake, settings: Settings) -> None:
+        self._intake = intake
         self._settings = settings
 
     async def handle_RCPT(  # noqa: N802 - aiosmtpd's hook name
@@ -45,13 +44,9 @@ class SupportMailbox:
         if len(raw) > self._settings.inbound_max_bytes:
             return "552 5.3.4 message exceeds the size limit"
         try:
-            parsed = parse_email(raw, id_domain=self._settings.support_address.partition("@")[2])
+            result = await self._intake.receive(raw, channel=InboundChannel.SMTP, now=datetime.now(UTC))
         except InvalidEmailError as error:
             return f"554 5.6.0 {error}"
-        try:
-            result = await self._store.accept_email(
-                parsed=parsed, raw=raw, channel=InboundChannel.SMTP, now=datetime.now(UTC)
-            )
         except Exception:
             log.exception("could not store an inbound message")
             return "451 4.3.0 temporary failure, please retry"
@@ -59,8 +54,8 @@ class SupportMailbox:
 
 
 class SmtpListener:
-    def __init__(self, store: InboundStore, settings: Settings) -> None:
-        self._handler = SupportMailbox(store, settings)
+    def __init__(self, intake: EmailIntake, settings: Settings) -> None:
+        self._handler = SupportMailbox(intake, settings)
         self._settings = settings
         self._server: asyncio.Server | None = None
 

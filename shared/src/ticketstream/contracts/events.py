@@ -22,6 +22,7 @@ from ticketstream.contracts.models import (
     Priority,
     TicketSnapshot,
     TicketStatus,
+    TicketType,
 )
 
 
@@ -50,6 +51,29 @@ class AttachmentRef(Contract):
     storage_id: str = Field(description="Where ingest keeps the bytes")
 
 
+class ChatAuthorRole(StrEnum):
+    CUSTOMER = "customer"
+    AGENT = "agent"
+    BOT = "bot"
+
+
+class ChatLine(Contract):
+    """One message of a chat or widget conversation."""
+
+    author_role: ChatAuthorRole
+    author_name: str | None = Field(None, description="Display name shown in the chat")
+    text: str = Field(description="What was written, as plain text")
+    sent_at: datetime
+
+
+class AuthenticationVerdicts(Contract):
+    """What the receiving mail server concluded (Authentication-Results), when it said."""
+
+    spf: str | None = Field(None, description="pass | fail | softfail | neutral | none | temperror | permerror")
+    dkim: str | None = None
+    dmarc: str | None = None
+
+
 class InboundMessageReceived(Event):
     """A customer message was accepted by ingest and stored durably."""
 
@@ -70,7 +94,31 @@ class InboundMessageReceived(Event):
     html_body: str | None = Field(None, description="Sanitised HTML, when the message had HTML")
     attachments: list[AttachmentRef] = Field(default_factory=list)
     auto_submitted: bool = Field(False, description="Auto-reply or machine-generated mail")
+    auto_submitted_reason: str | None = Field(
+        None, description="Which header showed it was machine-generated, e.g. 'Auto-Submitted: auto-replied'"
+    )
     received_at: datetime
+    reply_text: str | None = Field(
+        None,
+        description="The new text of a reply without quoted history or signature; None when nothing was cut",
+    )
+    addressed_ref: str | None = Field(
+        None, description="Ticket ref of the plus-address the message was sent to (support+TKT-0042@...)"
+    )
+    subject_ref: str | None = Field(None, description="Ticket ref of a [TKT-0042] token in the subject")
+    sender_domain: str = Field("", description="Domain of the sender's address")
+    sender_free_mail: bool = Field(
+        False, description="The sender's domain is a free-mail provider (never used to link an organisation)"
+    )
+    authentication: AuthenticationVerdicts | None = Field(
+        None, description="SPF/DKIM/DMARC verdicts of the receiving server, when present"
+    )
+    priority: Priority | None = Field(None, description="Priority the customer chose on the portal form")
+    ticket_type: TicketType | None = Field(None, description="Type the customer chose on the portal form")
+    category: str | None = Field(None, description="Category the customer chose on the portal form")
+    transcript: list[ChatLine] = Field(
+        default_factory=list, description="A chat conversation, line by line (channel CHAT)"
+    )
 
 
 class InboundCsatSubmitted(Event):
@@ -149,6 +197,10 @@ class InteractionSummary(Contract):
     duration_minutes: int | None = Field(None, ge=0, description="Of a logged phone call or meeting")
     delivery_status: DeliveryStatus | None = Field(None, description="Of an outbound email")
     delivery_detail: str | None = Field(None, description="Why a delivery failed or bounced")
+    auto_submitted: bool = Field(False, description="An inbound auto-reply or machine-generated message")
+    threading_reason: str | None = Field(
+        None, description="Why an inbound message landed on this ticket, e.g. 'matched References to ...'"
+    )
     created_at: datetime
 
 
