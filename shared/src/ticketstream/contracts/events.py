@@ -69,7 +69,7 @@ class ChatLine(Contract):
 class AuthenticationVerdicts(Contract):
     """What the receiving mail server concluded (Authentication-Results), when it said."""
 
-    spf: str | None = Field(None, description="pass | fail | softfail | neutral | none | temperror | permerror")
+    spf: str | None = Field(None, description="pass, fail, softfail, neutral, none, temperror or permerror")
     dkim: str | None = None
     dmarc: str | None = None
 
