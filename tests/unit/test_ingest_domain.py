@@ -24,7 +24,7 @@ SUPPORT = "support@help.example.test"
 
 
 def parse(raw: bytes) -> ParsedEmail:
-    return parse_email(raw, id_domain=ID_DOMAIN)
+    return parse_email(raw, support_address=SUPPORT)
 
 
 def email_bytes(

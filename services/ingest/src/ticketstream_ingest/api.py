@@ -8,9 +8,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from ticketstream.contracts.events import InboundChannel
-from ticketstream_ingest.intake import EmailIntake, IntakeStatus, InvalidEmailError
+from ticketstream_ingest.intake import EmailIntake, IntakeStatus, NotAnEmailError
 from ticketstream_ingest.models import InboundEmailResponse
 from ticketstream_ingest.settings import Settings
+from ticketstream_ingest.signatures import signature_problem
 
 router = APIRouter(prefix="/v1/inbound", tags=["inbound"])
 
@@ -54,9 +55,10 @@ async def read_bounded_body(request: Request, limit: int) -> bytes:
     summary="Receive one raw RFC 5322 message (Content-Type: message/rfc822)",
     responses={
         200: {"description": "Already received: nothing new was published"},
+        202: {"description": "Accepted, or held in quarantine (status says which, reason says why)"},
         413: {"description": "Larger than TICKETSTREAM_INBOUND_MAX_BYTES"},
         415: {"description": "Not message/rfc822"},
-        422: {"description": "Not an email Ticketstream can use; the reason says why"},
+        422: {"description": "Not an email at all (empty, or no header block)"},
     },
 )
 async def receive_email(
@@ -69,11 +71,22 @@ async def receive_email(
             f"send the raw message with Content-Type: {RFC822} (got {content_type or 'none'})",
         )
     raw = await read_bounded_body(request, settings.inbound_max_bytes)
+    now = datetime.now(UTC)
+    problem = None
+    if settings.inbound_webhook_secret:
+        problem = signature_problem(
+            settings.inbound_webhook_secret,
+            timestamp=request.headers.get("x-ticketstream-timestamp"),
+            signature=request.headers.get("x-ticketstream-signature"),
+            body=raw,
+            now=now,
+            tolerance_seconds=settings.inbound_webhook_tolerance_seconds,
+        )
     try:
-        result = await intake.receive(raw, channel=InboundChannel.WEBHOOK, now=datetime.now(UTC))
-    except InvalidEmailError as error:
+        result = await intake.receive(raw, channel=InboundChannel.WEBHOOK, now=now, signature_problem=problem)
+    except NotAnEmailError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
-    if result.status is not IntakeStatus.ACCEPTED:
+    if result.status is IntakeStatus.DUPLICATE:
         response.status_code = status.HTTP_200_OK
     return InboundEmailResponse(
         status=result.status.value,

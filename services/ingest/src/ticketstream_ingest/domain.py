@@ -1,6 +1,6 @@
 """Pure email handling of ingest: parse a raw RFC 5322 message into what a ticket needs.
 
-No IO here. `now` and the support domain are parameters so that the rules are testable.
+No IO here. The support address is a parameter so that the rules are testable.
 """
 
 from __future__ import annotations
@@ -8,24 +8,55 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from email import policy
 from email.header import decode_header, make_header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import getaddresses, parseaddr
-from html.parser import HTMLParser
 
+from ticketstream.contracts.addressing import domain_of, is_free_mail, is_support_address
+from ticketstream.contracts.events import (
+    AttachmentRef,
+    AuthenticationVerdicts,
+    InboundBounceReceived,
+    InboundChannel,
+    InboundMessageReceived,
+)
 from ticketstream.contracts.models import Person
+from ticketstream_ingest.bounces import BounceReport, parse_bounce
+from ticketstream_ingest.mime import RawAttachment, html_to_text, read_body
+from ticketstream_ingest.noise import MAILER_DAEMON, auto_submitted_reason
 
 MESSAGE_ID_PATTERN = re.compile(r"<[^<>\s]+>")
 MAX_SUBJECT_LENGTH = 500
-AUTO_SUBMITTED_VALUES_OK = {"", "no"}
+TICKET_REF = r"TKT-\d{1,12}"
+PLUS_ADDRESS_REF = re.compile(rf"^[^+@]+\+({TICKET_REF})@", re.IGNORECASE)
+SUBJECT_REF = re.compile(rf"\[({TICKET_REF})\]", re.IGNORECASE)
+AUTHENTICATION_VERDICT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+# Headers that may name the address a message was delivered to, besides To and Cc.
+DELIVERY_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
+
+__all__ = [
+    "InvalidEmailError",
+    "NotAnEmailError",
+    "ParsedEmail",
+    "bounce_event",
+    "html_to_text",
+    "message_event",
+    "parse_email",
+]
 
 
 class InvalidEmailError(ValueError):
     """The input is not an email Ticketstream can turn into a ticket; the message says why."""
+
+
+class NotAnEmailError(InvalidEmailError):
+    """The input is not email at all (empty, or no header block): there is nothing to keep."""
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,14 @@ class ParsedEmail:
     text_body: str
     auto_submitted: bool
     content_hash: str
+    auto_submitted_reason: str | None = None
+    html_body: str | None = None
+    attachments: tuple[RawAttachment, ...] = ()
+    bounce: BounceReport | None = None
+    addressed_ref: str | None = None
+    subject_ref: str | None = None
+    authentication: AuthenticationVerdicts | None = None
+    reply_text: str | None = None
     thread_root: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -54,37 +93,13 @@ class ParsedEmail:
             return f"sha256:{self.content_hash}"
         return f"mid:{self.message_id}"
 
+    @property
+    def sender_domain(self) -> str:
+        return domain_of(self.sender.email)
 
-class _TextExtractor(HTMLParser):
-    SKIPPED = frozenset({"script", "style", "head"})
-    BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIPPED:
-            self._skipping += 1
-        elif tag in self.BREAKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIPPED and self._skipping:
-            self._skipping -= 1
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
-
-
-def html_to_text(html: str) -> str:
-    extractor = _TextExtractor()
-    extractor.feed(html)
-    extractor.close()
-    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
-    return "\n".join(line for line in lines if line).strip()
+    @property
+    def sender_free_mail(self) -> bool:
+        return is_free_mail(self.sender.email)
 
 
 def _header_values(message: EmailMessage, name: str) -> list[str]:
@@ -114,33 +129,15 @@ def _message_ids(value: str | None) -> list[str]:
     return MESSAGE_ID_PATTERN.findall(value or "")
 
 
-def _addresses(message: EmailMessage, header: str) -> list[str]:
-    values = _header_values(message, header)
-    return [address.lower() for _, address in getaddresses(values) if _looks_like_address(address)]
+def _addresses(message: EmailMessage, *headers: str) -> list[str]:
+    values = [value for header in headers for value in _header_values(message, header)]
+    found = (address.lower() for _, address in getaddresses(values) if _looks_like_address(address))
+    return list(dict.fromkeys(found))
 
 
 def _looks_like_address(address: str) -> bool:
     local, _, domain = address.rpartition("@")
     return bool(local) and bool(domain)
-
-
-def _body_text(message: EmailMessage) -> str:
-    try:
-        part = message.get_body(preferencelist=("plain", "html"))
-    except Exception:  # noqa: BLE001 - a broken MIME structure still has its raw text
-        part = message
-    if part is None:
-        return ""
-    try:
-        content = part.get_content()
-    except (LookupError, UnicodeError):
-        payload = part.get_payload(decode=True)
-        content = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else ""
-    if not isinstance(content, str):
-        return ""
-    if part.get_content_subtype() == "html":
-        return html_to_text(content)
-    return content.replace("\r\n", "\n").strip()
 
 
 def _sender(message: EmailMessage) -> Person:
@@ -154,48 +151,134 @@ def _sender(message: EmailMessage) -> Person:
     return Person(email=address.lower(), name=name or None)
 
 
-def _is_auto_submitted(message: EmailMessage) -> bool:
-    auto_submitted = _header(message, "Auto-Submitted").strip().lower()
-    precedence = _header(message, "Precedence").strip().lower()
-    return (
-        auto_submitted not in AUTO_SUBMITTED_VALUES_OK
-        or precedence in {"bulk", "junk", "list", "auto_reply"}
-        or "X-Autoreply" in message
-        or "X-Autorespond" in message
-    )
+def _addressed_ref(addresses: list[str], support_address: str) -> str | None:
+    for address in addresses:
+        match = PLUS_ADDRESS_REF.match(address)
+        if match and is_support_address(address, support_address):
+            return match.group(1).upper()
+    return None
 
 
-def parse_email(raw: bytes, *, id_domain: str) -> ParsedEmail:
-    """Parse `raw` or raise InvalidEmailError with a reason a sender can act on."""
+def _subject_ref(subject: str) -> str | None:
+    match = SUBJECT_REF.search(subject)
+    return match.group(1).upper() if match else None
+
+
+def _authentication(message: EmailMessage) -> AuthenticationVerdicts | None:
+    """Verdicts of the topmost Authentication-Results header: the one our receiving server added."""
+    value = _header(message, "Authentication-Results")
+    if not value:
+        return None
+    verdicts: dict[str, str] = {}
+    for method, result in AUTHENTICATION_VERDICT.findall(value):
+        verdicts.setdefault(method.lower(), result.lower())
+    return AuthenticationVerdicts.model_validate(verdicts) if verdicts else None
+
+
+def _check_looks_like_email(raw: bytes) -> None:
     if not raw.strip():
-        raise InvalidEmailError("the message is empty")
+        raise NotAnEmailError("the message is empty")
     header_block = raw.split(b"\n\n", 1)[0].split(b"\r\n\r\n", 1)[0]
     if b":" not in header_block.split(b"\n", 1)[0]:
-        raise InvalidEmailError("the body is not an RFC 5322 message: it does not start with headers")
+        raise NotAnEmailError("the body is not an RFC 5322 message: it does not start with headers")
+
+
+def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str] = ()) -> ParsedEmail:
+    """Parse `raw` or raise InvalidEmailError with a reason a sender can act on.
+
+    `delivered_to` are envelope recipients known from the transport (SMTP RCPT TO).
+    """
+    _check_looks_like_email(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default guarantees it
         raise InvalidEmailError("the message could not be parsed")
     if "From" not in message:
         raise InvalidEmailError("the body is not an email: it has no From header")
     sender = _sender(message)
-    text = _body_text(message)
+    body = read_body(message)
     content_hash = hashlib.sha256(raw).hexdigest()
     found_ids = _message_ids(_header(message, "Message-ID"))
+    id_domain = support_address.partition("@")[2] or "ticketstream.local"
     message_id = (
         found_ids[0] if found_ids else f"<{uuid.uuid5(uuid.NAMESPACE_URL, content_hash)}@{id_domain}>"
     )
     subject = " ".join(_header(message, "Subject").split())[:MAX_SUBJECT_LENGTH]
     in_reply_to = _message_ids(_header(message, "In-Reply-To"))
+    recipients = _addresses(message, "To")
+    cc = _addresses(message, "Cc")
+    noise = auto_submitted_reason(lambda name: _header(message, name), sender=sender.email, subject=subject)
     return ParsedEmail(
         message_id=message_id,
         message_id_was_generated=not found_ids,
         in_reply_to=in_reply_to[0] if in_reply_to else None,
-        references=_message_ids(_header(message, "References")),
+        references=_message_ids(" ".join(_header_values(message, "References"))),
         sender=sender,
-        recipients=_addresses(message, "To"),
-        cc=_addresses(message, "Cc"),
+        recipients=recipients,
+        cc=cc,
         subject=subject or "(no subject)",
-        text_body=text,
-        auto_submitted=_is_auto_submitted(message),
+        text_body=body.text,
+        auto_submitted=noise is not None,
+        auto_submitted_reason=noise,
         content_hash=content_hash,
+        html_body=body.html,
+        attachments=body.attachments,
+        bounce=parse_bounce(
+            message, from_mailer_daemon=bool(MAILER_DAEMON.match(sender.email)), text=body.text
+        ),
+        addressed_ref=_addressed_ref(
+            [*(a.lower() for a in delivered_to), *recipients, *cc, *_addresses(message, *DELIVERY_HEADERS)],
+            support_address,
+        ),
+        subject_ref=_subject_ref(subject),
+        authentication=_authentication(message),
+    )
+
+
+def message_event(
+    parsed: ParsedEmail,
+    *,
+    inbound_id: str,
+    channel: InboundChannel,
+    now: datetime,
+    html_body: str | None,
+    attachments: list[AttachmentRef],
+) -> InboundMessageReceived:
+    """The `inbound.message.received` event of an accepted message."""
+    return InboundMessageReceived(
+        inbound_id=inbound_id,
+        channel=channel,
+        message_id=parsed.message_id,
+        in_reply_to=parsed.in_reply_to,
+        references=parsed.references,
+        email_thread_id=parsed.thread_root,
+        sender=parsed.sender,
+        recipients=parsed.recipients,
+        cc=parsed.cc,
+        subject=parsed.subject,
+        text_body=parsed.text_body,
+        html_body=html_body,
+        attachments=attachments,
+        auto_submitted=parsed.auto_submitted,
+        auto_submitted_reason=parsed.auto_submitted_reason,
+        received_at=now,
+        reply_text=parsed.reply_text,
+        addressed_ref=parsed.addressed_ref,
+        subject_ref=parsed.subject_ref,
+        sender_domain=parsed.sender_domain,
+        sender_free_mail=parsed.sender_free_mail,
+        authentication=parsed.authentication,
+    )
+
+
+def bounce_event(
+    parsed: ParsedEmail, bounce: BounceReport, *, inbound_id: str, now: datetime
+) -> InboundBounceReceived:
+    """The `inbound.bounce.received` event of a delivery failure report."""
+    return InboundBounceReceived(
+        inbound_id=inbound_id,
+        bounced_address=bounce.failed_recipient,
+        original_message_id=bounce.original_message_id,
+        permanent=bounce.permanent,
+        diagnostic=bounce.diagnostic or bounce.status,
+        received_at=now,
     )

@@ -1,18 +1,32 @@
 """The one way raw email enters ingest, whatever the channel (SMTP, webhook, IMAP).
 
-Parse, decide, store: every message ends as accepted, duplicate or quarantined with a reason.
+Parse, screen, store: every message ends as accepted, duplicate or quarantined with a reason.
+Only input that is not email at all (empty, no headers) is refused, by raising NotAnEmailError.
 """
 
 from __future__ import annotations
 
+import hashlib
+import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from ticketstream.contracts.events import InboundChannel
-from ticketstream_ingest.domain import InvalidEmailError, parse_email
+from ticketstream_ingest.domain import (
+    InvalidEmailError,
+    NotAnEmailError,
+    ParsedEmail,
+    bounce_event,
+    message_event,
+    parse_email,
+)
+from ticketstream_ingest.sanitise import sanitise_html
+from ticketstream_ingest.screening import Hold, HoldReason, screen_rate, screen_sender
 from ticketstream_ingest.settings import Settings
-from ticketstream_ingest.store import AcceptStatus, InboundStore
+from ticketstream_ingest.store import AcceptStatus, InboundStore, MessageKind, Received
+from ticketstream_ingest.store_quarantine import QuarantineState, QuarantineStore
 
 
 class IntakeStatus(StrEnum):
@@ -27,32 +41,173 @@ class IntakeResult:
     inbound_id: str
     message_id: str | None
     reason: str | None = None
+    hold_reason: HoldReason | None = None
+
+
+class ReleaseError(Exception):
+    """A quarantined message cannot be released; the message says why."""
 
 
 class EmailIntake:
-    def __init__(self, store: InboundStore, settings: Settings) -> None:
+    def __init__(self, store: InboundStore, quarantine: QuarantineStore, settings: Settings) -> None:
         self._store = store
+        self._quarantine = quarantine
         self._settings = settings
 
-    @property
-    def id_domain(self) -> str:
-        return self._settings.support_address.partition("@")[2] or "ticketstream.local"
+    async def receive(
+        self,
+        raw: bytes,
+        *,
+        channel: InboundChannel,
+        now: datetime,
+        signature_problem: str | None = None,
+        delivered_to: Sequence[str] = (),
+    ) -> IntakeResult:
+        """Store one raw message and its event, or hold it in quarantine with the reason.
 
-    async def receive(self, raw: bytes, *, channel: InboundChannel, now: datetime) -> IntakeResult:
-        """Store one raw message and its event, or report why it was not accepted.
-
-        Raises InvalidEmailError for input that is not an email at all (the edge answers 4xx/5xx).
+        `delivered_to` are the SMTP envelope recipients (they may name a plus-address the headers
+        do not). Raises NotAnEmailError for input that is not email at all (the edge answers 4xx/5xx).
         """
-        parsed = parse_email(raw, id_domain=self.id_domain)
-        result = await self._store.accept_email(parsed=parsed, raw=raw, channel=channel, now=now)
-        if result.status is AcceptStatus.DUPLICATE:
-            return IntakeResult(
-                IntakeStatus.DUPLICATE,
-                result.inbound_id,
-                result.message_id,
-                reason="this message was received before",
+        if signature_problem is not None:
+            return await self._hold_raw(raw, Hold(HoldReason.SIGNATURE, signature_problem), channel, now)
+        if len(raw) > self._settings.inbound_max_bytes:
+            return await self._hold_oversize(raw, channel, now)
+        try:
+            parsed = parse_email(
+                raw, support_address=self._settings.support_address, delivered_to=delivered_to
             )
+        except NotAnEmailError:
+            raise
+        except InvalidEmailError as error:
+            return await self._hold_raw(raw, Hold(HoldReason.MALFORMED, str(error)), channel, now)
+        duplicate_of = await self._store.find_duplicate(parsed.dedupe_key)
+        if duplicate_of is not None:
+            return _duplicate(duplicate_of, parsed)
+        hold = await self._screen(parsed, now)
+        if hold is not None:
+            return await self._hold_parsed(raw, parsed, hold, channel, now)
+        return await self._accept(raw, parsed, channel, now)
+
+    async def release(self, entry_id: str, *, by: str, now: datetime) -> IntakeResult:
+        """Ingest a quarantined message as if it had just arrived, without the checks that held it."""
+        entry = await self._quarantine.get(entry_id)
+        if entry is None or entry.state is not QuarantineState.HELD:
+            raise ReleaseError("no held message with this id")
+        raw = await self._quarantine.raw(entry_id)
+        if raw is None:
+            raise ReleaseError("the held message's bytes are missing")
+        try:
+            parsed = parse_email(raw, support_address=self._settings.support_address)
+        except InvalidEmailError as error:
+            raise ReleaseError(f"the message still cannot be read: {error}; discard it instead") from error
+        duplicate_of = await self._store.find_duplicate(parsed.dedupe_key)
+        result = (
+            _duplicate(duplicate_of, parsed)
+            if duplicate_of is not None
+            else await self._accept(raw, parsed, entry.channel, now)
+        )
+        await self._quarantine.resolve(
+            entry_id, state=QuarantineState.RELEASED, by=by, now=now, released_as=result.inbound_id
+        )
+        return result
+
+    async def _screen(self, parsed: ParsedEmail, now: datetime) -> Hold | None:
+        hold = screen_sender(
+            parsed,
+            support_address=self._settings.support_address,
+            own_addresses=self._settings.extra_inbound_addresses,
+            blocked=self._settings.blocked_senders,
+        )
+        if hold is not None or not self._settings.inbound_sender_limit_per_hour:
+            return hold
+        count = await self._store.count_from_sender(sender=parsed.sender.email, now=now)
+        return screen_rate(
+            sender=parsed.sender.email,
+            count_this_hour=count,
+            limit_per_hour=self._settings.inbound_sender_limit_per_hour,
+        )
+
+    async def _accept(
+        self, raw: bytes, parsed: ParsedEmail, channel: InboundChannel, now: datetime
+    ) -> IntakeResult:
+        inbound_id = str(uuid.uuid4())
+        if parsed.bounce is not None:
+            received = Received(
+                inbound_id=inbound_id,
+                parsed=parsed,
+                raw=raw,
+                channel=channel,
+                kind=MessageKind.BOUNCE,
+                event=bounce_event(parsed, parsed.bounce, inbound_id=inbound_id, now=now),
+                event_key=parsed.bounce.original_message_id or parsed.thread_root,
+                received_at=now,
+            )
+        else:
+            received = Received(
+                inbound_id=inbound_id,
+                parsed=parsed,
+                raw=raw,
+                channel=channel,
+                kind=MessageKind.MESSAGE,
+                event=message_event(
+                    parsed,
+                    inbound_id=inbound_id,
+                    channel=channel,
+                    now=now,
+                    html_body=sanitise_html(parsed.html_body) if parsed.html_body else None,
+                    attachments=[],
+                ),
+                event_key=parsed.thread_root,
+                received_at=now,
+            )
+        result = await self._store.accept(received)
+        if result.status is AcceptStatus.DUPLICATE:
+            return _duplicate(result.inbound_id, parsed)
         return IntakeResult(IntakeStatus.ACCEPTED, result.inbound_id, result.message_id)
 
+    async def _hold_parsed(
+        self, raw: bytes, parsed: ParsedEmail, hold: Hold, channel: InboundChannel, now: datetime
+    ) -> IntakeResult:
+        outcome = await self._quarantine.hold(
+            hold=hold,
+            raw=raw,
+            dedupe_key=parsed.dedupe_key,
+            channel=channel,
+            sender=parsed.sender.email,
+            subject=parsed.subject,
+            message_id=parsed.message_id,
+            now=now,
+        )
+        return IntakeResult(
+            IntakeStatus.QUARANTINED, outcome.entry_id, parsed.message_id, hold.detail, hold.reason
+        )
 
-__all__ = ["EmailIntake", "IntakeResult", "IntakeStatus", "InvalidEmailError"]
+    async def _hold_raw(self, raw: bytes, hold: Hold, channel: InboundChannel, now: datetime) -> IntakeResult:
+        outcome = await self._quarantine.hold(
+            hold=hold,
+            raw=raw,
+            dedupe_key=f"sha256:{hashlib.sha256(raw).hexdigest()}",
+            channel=channel,
+            sender=None,
+            subject=None,
+            message_id=None,
+            now=now,
+        )
+        return IntakeResult(IntakeStatus.QUARANTINED, outcome.entry_id, None, hold.detail, hold.reason)
+
+    async def _hold_oversize(self, raw: bytes, channel: InboundChannel, now: datetime) -> IntakeResult:
+        limit = self._settings.inbound_max_bytes
+        hold = Hold(
+            HoldReason.OVERSIZE,
+            f"the message is {len(raw)} bytes, over the limit of {limit}; its first {limit} bytes are kept",
+        )
+        return await self._hold_raw(raw[:limit], hold, channel, now)
+
+
+def _duplicate(inbound_id: str, parsed: ParsedEmail) -> IntakeResult:
+    return IntakeResult(
+        IntakeStatus.DUPLICATE, inbound_id, parsed.message_id, reason="this message was received before"
+    )
+
+
+__all__ = ["EmailIntake", "IntakeResult", "IntakeStatus", "NotAnEmailError", "ReleaseError"]

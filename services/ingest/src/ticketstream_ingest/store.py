@@ -2,35 +2,41 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pymongo import IndexModel
+from pymongo import IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from ticketstream.contracts import encode_event
-from ticketstream.contracts.events import InboundChannel, InboundMessageReceived
-from ticketstream.db import Database, IndexPlan, MongoClient, Session, run_in_transaction
+from ticketstream.contracts.events import Event, InboundChannel
+from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.outbox import enqueue
 from ticketstream_ingest.domain import ParsedEmail
 
 MESSAGES = "messages"
 RAW_CHUNKS = "raw_chunks"
+SENDER_COUNTS = "sender_counts"
 # BSON documents stop at 16 MB; raw messages may be larger, so their bytes are chunked.
 RAW_CHUNK_BYTES = 4 * 1024 * 1024
 
 INDEXES: IndexPlan = {
     MESSAGES: [IndexModel([("dedupe_key", 1)], unique=True, name="dedupe_key_unique")],
     RAW_CHUNKS: [IndexModel([("inbound_id", 1), ("n", 1)], unique=True)],
+    SENDER_COUNTS: [IndexModel([("expires_at", 1)], expireAfterSeconds=0)],
 }
 
 
 class AcceptStatus(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
+
+
+class MessageKind(StrEnum):
+    MESSAGE = "message"
+    BOUNCE = "bounce"
 
 
 @dataclass(frozen=True)
@@ -40,74 +46,95 @@ class AcceptResult:
     message_id: str
 
 
+@dataclass(frozen=True)
+class Received:
+    """What ingest keeps of one accepted message, and the event that announces it."""
+
+    inbound_id: str
+    parsed: ParsedEmail
+    raw: bytes
+    channel: InboundChannel
+    kind: MessageKind
+    event: Event
+    event_key: str
+    received_at: datetime
+
+
+async def store_raw(database: Database, session: Session | None, inbound_id: str, raw: bytes) -> None:
+    """Keep a raw message's bytes in 4 MB chunks (BSON documents stop at 16 MB)."""
+    chunks = [
+        {"inbound_id": inbound_id, "n": n, "data": raw[offset : offset + RAW_CHUNK_BYTES]}
+        for n, offset in enumerate(range(0, max(len(raw), 1), RAW_CHUNK_BYTES))
+    ]
+    await database[RAW_CHUNKS].insert_many(chunks, session=session)
+
+
 class InboundStore:
     def __init__(self, client: MongoClient, database: Database, *, on_commit: Callable[[], None]):
         self._client = client
         self._database = database
         self._on_commit = on_commit
 
-    async def accept_email(
-        self, *, parsed: ParsedEmail, raw: bytes, channel: InboundChannel, now: datetime
-    ) -> AcceptResult:
-        """Store the raw message and its `inbound.message.received` event in one transaction.
+    async def accept(self, received: Received) -> AcceptResult:
+        """Store the raw message and its event in one transaction.
 
         The same message arriving again (same Message-ID, or same bytes when it has none) is
         reported as a duplicate and publishes nothing.
         """
-        inbound_id = str(uuid.uuid4())
-        event = InboundMessageReceived(
-            inbound_id=inbound_id,
-            channel=channel,
-            message_id=parsed.message_id,
-            in_reply_to=parsed.in_reply_to,
-            references=parsed.references,
-            email_thread_id=parsed.thread_root,
-            sender=parsed.sender,
-            recipients=parsed.recipients,
-            cc=parsed.cc,
-            subject=parsed.subject,
-            text_body=parsed.text_body,
-            auto_submitted=parsed.auto_submitted,
-            received_at=now,
-        )
+        parsed = received.parsed
 
         async def work(session: Session) -> None:
-            await self._database[MESSAGES].insert_one(
-                {
-                    "_id": inbound_id,
-                    "dedupe_key": parsed.dedupe_key,
-                    "message_id": parsed.message_id,
-                    "sender": parsed.sender.email,
-                    "subject": parsed.subject,
-                    "channel": channel.value,
-                    "size": len(raw),
-                    "content_hash": parsed.content_hash,
-                    "received_at": now,
-                },
-                session=session,
-            )
-            await self._store_raw(session, inbound_id, raw)
+            await self._database[MESSAGES].insert_one(self._summary(received), session=session)
+            await store_raw(self._database, session, received.inbound_id, received.raw)
             await enqueue(
                 self._database,
                 session,
-                encode_event(event, service="ingest", key=parsed.thread_root),
+                encode_event(received.event, service="ingest", key=received.event_key),
             )
 
         try:
             await run_in_transaction(self._client, work)
         except DuplicateKeyError:
-            existing = await self._database[MESSAGES].find_one({"dedupe_key": parsed.dedupe_key})
-            existing_id = str(existing["_id"]) if existing else ""
-            return AcceptResult(AcceptStatus.DUPLICATE, existing_id, parsed.message_id)
+            existing = await self.find_duplicate(parsed.dedupe_key)
+            return AcceptResult(AcceptStatus.DUPLICATE, existing or "", parsed.message_id)
         self._on_commit()
-        return AcceptResult(AcceptStatus.ACCEPTED, inbound_id, parsed.message_id)
+        return AcceptResult(AcceptStatus.ACCEPTED, received.inbound_id, parsed.message_id)
 
-    async def _store_raw(self, session: Session, inbound_id: str, raw: bytes) -> None:
-        chunks = [
-            {"inbound_id": inbound_id, "n": n, "data": raw[offset : offset + RAW_CHUNK_BYTES]}
-            for n, offset in enumerate(range(0, max(len(raw), 1), RAW_CHUNK_BYTES))
-        ]
-        await self._database[RAW_CHUNKS].insert_many(chunks, session=session)
+    @staticmethod
+    def _summary(received: Received) -> Document:
+        parsed = received.parsed
+        return {
+            "_id": received.inbound_id,
+            "dedupe_key": parsed.dedupe_key,
+            "kind": received.kind.value,
+            "message_id": parsed.message_id,
+            "sender": parsed.sender.email,
+            "subject": parsed.subject,
+            "channel": received.channel.value,
+            "size": len(received.raw),
+            "content_hash": parsed.content_hash,
+            "auto_submitted_reason": parsed.auto_submitted_reason,
+            "received_at": received.received_at,
+        }
+
+    async def find_duplicate(self, dedupe_key: str) -> str | None:
+        """Id of the message accepted before with this de-duplication key, if any."""
+        existing = await self._database[MESSAGES].find_one({"dedupe_key": dedupe_key}, {"_id": 1})
+        return str(existing["_id"]) if existing else None
+
+    async def count_from_sender(self, *, sender: str, now: datetime) -> int:
+        """Count one more message from `sender` in the current clock hour; returns the new count.
+
+        One counter document per sender and hour, shared by every replica, expired by a TTL index.
+        """
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        counter = await self._database[SENDER_COUNTS].find_one_and_update(
+            {"_id": f"{sender}|{hour.isoformat()}"},
+            {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": hour + timedelta(hours=2)}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(counter["count"]) if counter else 1
 
     async def raw_message(self, inbound_id: str) -> bytes | None:
         chunks = await self._database[RAW_CHUNKS].find({"inbound_id": inbound_id}).sort("n", 1).to_list()

@@ -1,0 +1,202 @@
+"""Reading the parts of a MIME message: text in whatever charset it claims, HTML, attachments.
+
+Pure functions over `email.message.EmailMessage`; nothing here raises on broken input, because
+real mail is full of wrong charset labels, missing boundaries and truncated encodings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from html.parser import HTMLParser
+
+# Mail clients label Windows-1252 text as ISO-8859-1 all the time (browsers decode that label
+# as Windows-1252 for the same reason); text labelled ASCII with 8-bit bytes is usually UTF-8.
+LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"})
+ASCII_LABELS = frozenset({"us-ascii", "ascii"})
+FALLBACK_CHARSETS = ("utf-8", "cp1252")
+INLINE_TEXT_TYPES = frozenset({"text/plain", "text/html"})
+
+
+@dataclass(frozen=True)
+class RawAttachment:
+    """A file part of a message, before it is stored: bytes and what the sender said about them."""
+
+    filename: str | None
+    declared_type: str
+    data: bytes
+    inline: bool
+    content_id: str | None
+
+
+@dataclass(frozen=True)
+class MessageBody:
+    text: str
+    html: str | None
+    attachments: tuple[RawAttachment, ...]
+
+
+def decode_text(data: bytes, charset: str | None) -> str:
+    """Text of `data` in its declared charset, else UTF-8, else Windows-1252; never raises."""
+    for candidate in _charsets_to_try(charset):
+        try:
+            return data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+    return data.decode("latin-1")  # every byte sequence decodes as latin-1
+
+
+def _charsets_to_try(declared: str | None) -> list[str]:
+    label = (declared or "").strip().strip('"').lower()
+    if label in LATIN1_LABELS:
+        first = ["cp1252"]
+    elif label in ASCII_LABELS or not label:
+        first = []
+    else:
+        first = [label]
+    return [*first, *(charset for charset in FALLBACK_CHARSETS if charset not in first)]
+
+
+def part_text(part: Message) -> str:
+    """The decoded text of one text part, with transfer encoding and charset undone."""
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - broken transfer encodings come in many shapes
+        payload = None
+    if isinstance(payload, bytes):
+        text = decode_text(payload, part.get_content_charset())
+    else:
+        raw = part.get_payload()
+        text = raw if isinstance(raw, str) else ""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_body(message: EmailMessage) -> MessageBody:
+    """The message's text (plain preferred, else HTML rendered), its HTML and its file parts."""
+    plain_part, html_part = _body_parts(message)
+    html = part_text(html_part) if html_part is not None else None
+    if plain_part is not None:
+        text = part_text(plain_part).strip()
+    elif html is not None:
+        text = html_to_text(html)
+    else:
+        text = ""
+    chosen = {id(part) for part in (plain_part, html_part) if part is not None}
+    return MessageBody(text=text, html=html, attachments=tuple(_attachments(message, chosen)))
+
+
+def _body_parts(message: EmailMessage) -> tuple[Message | None, Message | None]:
+    try:
+        plain = message.get_body(preferencelist=("plain",))
+        html = message.get_body(preferencelist=("html",))
+    except Exception:  # noqa: BLE001 - a broken structure still has its top-level text
+        plain = html = None
+    if plain is None and html is None and not message.is_multipart():
+        content_type = message.get_content_type()
+        if content_type == "text/html":
+            html = message
+        elif content_type.startswith("text/") or not message.get("Content-Type"):
+            plain = message
+    return plain, html
+
+
+def _attachments(message: EmailMessage, body_part_ids: set[int]) -> list[RawAttachment]:
+    found: list[RawAttachment] = []
+    for part in _leaf_parts(message):
+        if id(part) in body_part_ids or part is message:
+            continue
+        content_type = part.get_content_type()
+        filename = _filename(part)
+        disposition = (part.get_content_disposition() or "").lower()
+        if content_type in INLINE_TEXT_TYPES and filename is None and disposition != "attachment":
+            continue  # another rendering of the text, not a file
+        if content_type.startswith("multipart/"):
+            continue
+        data = _part_bytes(part)
+        found.append(
+            RawAttachment(
+                filename=filename,
+                declared_type=content_type,
+                data=data,
+                inline=disposition == "inline" or bool(part.get("Content-ID")),
+                content_id=_content_id(part),
+            )
+        )
+    return found
+
+
+def _leaf_parts(message: Message) -> list[Message]:
+    """Every non-multipart part, depth first; an attached email counts as one file."""
+    if message.get_content_type() == "message/rfc822" or not message.is_multipart():
+        return [message]
+    leaves: list[Message] = []
+    payload = message.get_payload()
+    for sub in payload if isinstance(payload, list) else []:
+        if isinstance(sub, Message):
+            leaves.extend(_leaf_parts(sub))
+    return leaves
+
+
+def _part_bytes(part: Message) -> bytes:
+    if part.get_content_type() == "message/rfc822":
+        payload = part.get_payload()
+        inner = payload[0] if isinstance(payload, list) and payload else None
+        return inner.as_bytes() if isinstance(inner, Message) else b""
+    try:
+        data = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - undecodable payloads are kept empty rather than crash
+        data = None
+    return data if isinstance(data, bytes) else b""
+
+
+def _filename(part: Message) -> str | None:
+    try:
+        name = part.get_filename()
+    except Exception:  # noqa: BLE001 - malformed RFC 2231 parameters
+        name = None
+    return str(name) if name else None
+
+
+def _content_id(part: Message) -> str | None:
+    value = str(part.get("Content-ID", "")).strip()
+    return value.strip("<>") or None
+
+
+class _TextExtractor(HTMLParser):
+    SKIPPED = frozenset({"script", "style", "head", "title"})
+    BREAKS = frozenset(
+        {"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "hr", "table"}
+    )
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIPPED:
+            self._skipping += 1
+        elif tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIPPED and self._skipping:
+            self._skipping -= 1
+        elif tag in self.BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """A readable plain-text rendering of HTML: scripts and styles dropped, blocks as lines."""
+    extractor = _TextExtractor()
+    try:
+        extractor.feed(html)
+        extractor.close()
+    except Exception:  # noqa: BLE001 - html.parser is lenient, but never let markup crash intake
+        pass
+    lines = (" ".join(line.split()) for line in "".join(extractor.parts).splitlines())
+    return "\n".join(line for line in lines if line).strip()

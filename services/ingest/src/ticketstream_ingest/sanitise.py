@@ -1,0 +1,16 @@
+"""Inbound HTML made safe to show in the console: no scripts, handlers, forms or remote tricks."""
+
+from __future__ import annotations
+
+import nh3
+
+# cid: keeps inline images pointing at the message's own attachments.
+URL_SCHEMES = frozenset({"http", "https", "mailto", "cid"})
+MAX_HTML_CHARS = 2_000_000
+
+
+def sanitise_html(html: str) -> str:
+    """`html` with every active or dangerous construct removed (allow-list sanitiser)."""
+    return nh3.clean(
+        html[:MAX_HTML_CHARS], url_schemes=set(URL_SCHEMES), link_rel="noopener noreferrer nofollow"
+    )
