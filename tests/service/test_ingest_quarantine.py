@@ -165,7 +165,8 @@ async def test_an_out_of_office_is_flagged_and_its_html_is_sanitised(settings):
         b"From: Ana <ana@example.com>\r\nTo: support+TKT-0042@ticketstream.local\r\n"
         b"Subject: Automatic reply: [TKT-0042] Printer\r\nMessage-ID: <oof-1@example.com>\r\n"
         b"Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\nContent-Type: text/html; charset=utf-8\r\n"
-        b"Authentication-Results: mx.ticketstream.local; spf=pass smtp.mailfrom=example.com; dkim=fail\r\n\r\n"
+        b"Authentication-Results: mx.ticketstream.local; spf=pass smtp.mailfrom=example.com;"
+        b" dkim=fail\r\n\r\n"
         b'<p onclick="steal()">I am away<script>alert(1)</script></p>'
     )
     async with running(create_app(settings)) as client:
