@@ -6,6 +6,8 @@ real mail is full of wrong charset labels, missing boundaries and truncated enco
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
@@ -15,6 +17,7 @@ from html.parser import HTMLParser
 LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"})
 ASCII_LABELS = frozenset({"us-ascii", "ascii"})
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
+MAX_BROKEN_UTF8 = 3
 INLINE_TEXT_TYPES = frozenset({"text/plain", "text/html"})
 
 
@@ -42,8 +45,21 @@ def decode_text(data: bytes, charset: str | None) -> str:
         try:
             return data.decode(candidate)
         except (LookupError, UnicodeDecodeError):
-            continue
+            if candidate == "utf-8" and (mostly := _mostly_utf8(data)) is not None:
+                return mostly
     return data.decode("latin-1")  # every byte sequence decodes as latin-1
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 text with a few broken bytes (a body cut mid-character), or None when it is not UTF-8.
+
+    Text in a legacy charset has no valid multi-byte UTF-8 sequences at all, while real UTF-8
+    with one damaged spot is all valid sequences but for that spot.
+    """
+    text = data.decode("utf-8", "replace")
+    broken = text.count("\ufffd")
+    valid_non_ascii = sum(1 for ch in text if ord(ch) > 127 and ch != "\ufffd")
+    return text if valid_non_ascii and broken <= MAX_BROKEN_UTF8 else None
 
 
 def _charsets_to_try(declared: str | None) -> list[str]:
@@ -59,10 +75,7 @@ def _charsets_to_try(declared: str | None) -> list[str]:
 
 def part_text(part: Message) -> str:
     """The decoded text of one text part, with transfer encoding and charset undone."""
-    try:
-        payload = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - broken transfer encodings come in many shapes
-        payload = None
+    payload = _decoded_payload(part)
     if isinstance(payload, bytes):
         text = decode_text(payload, part.get_content_charset())
     else:
@@ -95,7 +108,9 @@ def _body_parts(message: EmailMessage) -> tuple[Message | None, Message | None]:
         content_type = message.get_content_type()
         if content_type == "text/html":
             html = message
-        elif content_type.startswith("text/") or not message.get("Content-Type"):
+        elif content_type.startswith(("text/", "multipart/")) or not message.get("Content-Type"):
+            # A multipart whose boundary never appears parses as one text payload: that text is
+            # the message, not something to lose.
             plain = message
     return plain, html
 
@@ -137,16 +152,42 @@ def _leaf_parts(message: Message) -> list[Message]:
     return leaves
 
 
+def _decoded_payload(part: Message) -> bytes | None:
+    """The part's bytes with the transfer encoding undone, also for truncated base64.
+
+    The stdlib hands back the still-encoded text when base64 ends with a lone character, so
+    base64 is decoded here, dropping an incomplete final group.
+    """
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    raw = part.get_payload()
+    if encoding == "base64" and isinstance(raw, str):
+        return _lenient_base64(raw)
+    try:
+        payload = part.get_payload(decode=True)
+    except Exception:  # noqa: BLE001 - broken transfer encodings come in many shapes
+        return None
+    return payload if isinstance(payload, bytes) else None
+
+
+def _lenient_base64(text: str) -> bytes:
+    symbols = "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch in "+/"))
+    remainder = len(symbols) % 4
+    if remainder == 1:
+        symbols = symbols[:-1]  # one lone character carries no whole byte
+    elif remainder:
+        symbols += "=" * (4 - remainder)
+    try:
+        return base64.b64decode(symbols)
+    except binascii.Error:
+        return b""
+
+
 def _part_bytes(part: Message) -> bytes:
     if part.get_content_type() == "message/rfc822":
         payload = part.get_payload()
         inner = payload[0] if isinstance(payload, list) and payload else None
         return inner.as_bytes() if isinstance(inner, Message) else b""
-    try:
-        data = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - undecodable payloads are kept empty rather than crash
-        data = None
-    return data if isinstance(data, bytes) else b""
+    return _decoded_payload(part) or b""
 
 
 def _filename(part: Message) -> str | None:
