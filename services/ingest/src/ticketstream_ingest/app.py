@@ -7,18 +7,33 @@ from fastapi import FastAPI
 from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_ingest import api, handlers, store
+from ticketstream_ingest import (
+    api,
+    api_csat,
+    api_forms,
+    handlers,
+    store,
+    store_csat,
+    store_rates,
+    store_requests,
+)
 from ticketstream_ingest.intake import EmailIntake
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.smtp import SmtpListener
 
+INDEXES = {**store.INDEXES, **store_requests.INDEXES, **store_rates.INDEXES, **store_csat.INDEXES}
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(settings, indexes=store.INDEXES)
+    platform = ServicePlatform(settings, indexes=INDEXES)
     inbound_store = store.InboundStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
+    request_store = store_requests.RequestStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
+    csat_store = store_csat.CsatStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
     email_intake = EmailIntake(inbound_store, settings)
-    platform.broker.include_router(handlers.create_router(settings))
+    platform.broker.include_router(handlers.create_router(settings, request_store))
     if settings.smtp_port:
         listener = SmtpListener(email_intake, settings)
         platform.after_consuming.append(listener.start)
@@ -27,9 +42,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = create_service_app(
         platform,
         title="Ticketstream ingest",
-        description="Inbound email (SMTP and raw-MIME webhook) becomes inbound.* events.",
-        routers=[api.router],
+        description="Inbound email (SMTP and raw-MIME webhook), the portal form, chat transcripts and "
+        "satisfaction answers become inbound.* events.",
+        routers=[api.router, api_forms.router, api_csat.router],
     )
     app.state.inbound_store = inbound_store
     app.state.email_intake = email_intake
+    app.state.request_store = request_store
+    app.state.rate_store = store_rates.RateStore(platform.database)
+    app.state.csat_store = csat_store
     return app
