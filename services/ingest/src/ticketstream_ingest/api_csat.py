@@ -73,6 +73,7 @@ def _claims(token: str, secret: str, now: datetime) -> CsatClaims:
 
 
 def _unavailable(error: SurveyUnavailableError, *, html: bool) -> Response:
+    """The refusal as an HTML page for a browser; for API clients, raised as the error body."""
     if html:
         return HTMLResponse(
             csat_page.unavailable(reason=error.reason),

@@ -67,10 +67,12 @@ RequestStoreDep = Annotated[RequestStore, Depends(get_request_store)]
 RateStoreDep = Annotated[RateStore, Depends(get_rate_store)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+# The routes read their bodies themselves (JSON or a form), so OpenAPI is told what they take.
+_PORTAL_SCHEMA = inline_schema(PortalRequestBody)
 _PORTAL_FORM_SCHEMA = {
-    **inline_schema(PortalRequestBody),
+    **_PORTAL_SCHEMA,
     "properties": {
-        **inline_schema(PortalRequestBody)["properties"],
+        **_PORTAL_SCHEMA["properties"],
         FILE_FIELD: {"type": "array", "items": {"type": "string", "format": "binary"}},
     },
 }
@@ -78,9 +80,9 @@ PORTAL_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            JSON: {"schema": inline_schema(PortalRequestBody)},
+            JSON: {"schema": _PORTAL_SCHEMA},
             MULTIPART: {"schema": _PORTAL_FORM_SCHEMA},
-            URLENCODED: {"schema": inline_schema(PortalRequestBody)},
+            URLENCODED: {"schema": _PORTAL_SCHEMA},
         },
     }
 }
@@ -104,17 +106,7 @@ async def submit_portal_request(
 ) -> AcceptedRequestResponse:
     now = datetime.now(UTC)
     body, uploads = await _read_portal_request(request, settings)
-    limits = forms.AttachmentLimits(
-        max_file_bytes=settings.portal_attachment_max_bytes,
-        max_total_bytes=settings.portal_attachments_max_bytes,
-        max_files=settings.portal_attachments_max_count,
-    )
-    try:
-        forms.check_attachment_sizes(
-            [(safe_filename(item.filename), len(item.data)) for item in uploads], limits
-        )
-    except forms.FormError as error:
-        raise form_error(error) from error
+    _check_attachment_sizes(uploads, settings)
     address = _client_address(request, settings)
     await _enforce_rate_limits(rates, settings, email=body.email, address=address, now=now)
     files = [_stored_file(upload) for upload in uploads]
@@ -146,6 +138,19 @@ async def _read_portal_request(
     form = await read_form(request, limit=limit, max_files=settings.portal_attachments_max_count + 1)
     fields, uploads = await split_form(form, file_field=FILE_FIELD)
     return validated(PortalRequestBody, fields), uploads
+
+
+def _check_attachment_sizes(uploads: list[Upload], settings: Settings) -> None:
+    limits = forms.AttachmentLimits(
+        max_file_bytes=settings.portal_attachment_max_bytes,
+        max_total_bytes=settings.portal_attachments_max_bytes,
+        max_files=settings.portal_attachments_max_count,
+    )
+    sizes = [(safe_filename(upload.filename), len(upload.data)) for upload in uploads]
+    try:
+        forms.check_attachment_sizes(sizes, limits)
+    except forms.FormError as error:
+        raise form_error(error) from error
 
 
 def _client_address(request: Request, settings: Settings) -> str:
