@@ -148,7 +148,10 @@ async def test_portal_multipart_request_stores_its_files_under_safe_names(settin
             data={"email": email, "subject": "Screenshot of the error", "description": "See attached."},
             files=[
                 ("attachments", ("../../etc/passwd.pdf", PNG, "application/pdf")),
-                ("attachments", ("C:\\Users\\robin\\notes\u202e.txt", b"steps:\n1. log in\n", "application/octet-stream")),
+                (
+                    "attachments",
+                    ("C:\\Users\\robin\\notes\u202e.txt", b"steps:\n1. log in\n", "application/octet-stream"),
+                ),
             ],
         )
         assert answer.status_code == 202, answer.text

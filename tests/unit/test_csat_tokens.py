@@ -28,7 +28,13 @@ TTL = timedelta(days=7)
 
 
 def token(**overrides: object) -> str:
-    values: dict[str, object] = {"ticket_id": "t-1", "ref": "TKT-0042", "secret": SECRET, "now": NOW, "ttl": TTL}
+    values: dict[str, object] = {
+        "ticket_id": "t-1",
+        "ref": "TKT-0042",
+        "secret": SECRET,
+        "now": NOW,
+        "ttl": TTL,
+    }
     values.update(overrides)
     return issue_csat_token(**values)  # type: ignore[arg-type]
 
@@ -119,7 +125,9 @@ def test_a_token_of_another_secret_or_purpose_is_invalid() -> None:
 
 
 def test_a_signed_token_missing_claims_is_invalid() -> None:
-    partial = jwt.encode({"sub": "t-1", "aud": CSAT_AUDIENCE, "exp": 2_000_000_000}, SECRET, algorithm="HS256")
+    partial = jwt.encode(
+        {"sub": "t-1", "aud": CSAT_AUDIENCE, "exp": 2_000_000_000}, SECRET, algorithm="HS256"
+    )
     with pytest.raises(InvalidCsatTokenError, match="ref"):
         verify_csat_token(partial, secret=SECRET, now=NOW)
 
