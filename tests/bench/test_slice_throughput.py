@@ -22,12 +22,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka import AIOKafkaConsumer
 
+from tests.bench.substrate import raw_produce_and_consume, raw_transactions
 from tests.helpers import bearer, eventually, make_email
 from ticketstream.contracts import topics
-from ticketstream.db import run_in_transaction
 from ticketstream.devstack.processes import (
     SERVICE_NAMES,
     free_port,
@@ -37,8 +36,6 @@ from ticketstream.devstack.processes import (
 from ticketstream.devstack.stack import DevStack
 
 EMAILS = int(os.environ.get("BENCH_EMAILS", "2000"))
-RAW_RECORDS = 20_000
-RAW_TRANSACTIONS = 500
 HTTP_CONCURRENCY = 16
 
 
@@ -57,52 +54,6 @@ def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStac
         yield stack
     finally:
         stack.stop()
-
-
-async def raw_produce_and_consume(bootstrap: str) -> tuple[float, float]:
-    topic = f"bench-raw-{uuid.uuid4().hex[:6]}"
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    await admin.create_topics([NewTopic(topic, 6, 1)])
-    await admin.close()
-    payload = os.urandom(1024)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
-    await producer.start()
-    started = time.perf_counter()
-    deliveries = [await producer.send(topic, payload, key=str(i % 64).encode()) for i in range(RAW_RECORDS)]
-    await asyncio.gather(*deliveries)
-    produce_rate = RAW_RECORDS / (time.perf_counter() - started)
-    await producer.stop()
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=20
-    )
-    await consumer.start()
-    consumed = 0
-    started = time.perf_counter()
-    while consumed < RAW_RECORDS:
-        for batch in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():
-            consumed += len(batch)
-    consume_rate = RAW_RECORDS / (time.perf_counter() - started)
-    await consumer.stop()
-    return produce_rate, consume_rate
-
-
-async def raw_transactions(mongo_url: str) -> float:
-    from pymongo import AsyncMongoClient
-
-    client: AsyncMongoClient = AsyncMongoClient(mongo_url)
-    database = client["bench_raw"]
-
-    async def work(session, n: int) -> None:
-        await database.state.insert_one({"n": n, "pad": "x" * 512}, session=session)
-        await database.outbox.insert_one({"n": n, "pad": "y" * 512}, session=session)
-
-    started = time.perf_counter()
-    for n in range(RAW_TRANSACTIONS):
-        await run_in_transaction(client, lambda session, n=n: work(session, n))
-    rate = RAW_TRANSACTIONS / (time.perf_counter() - started)
-    await client.close()
-    return rate
 
 
 async def push_emails(stack: DevStack, tag: str) -> tuple[float, float]:

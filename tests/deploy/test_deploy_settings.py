@@ -143,7 +143,7 @@ EVERY_CONFIG_KEY: dict[str, Any] = {
         "mongoUrl": "mongodb://mongo:27017/?replicaSet=rs0",
         "smtpUrl": "smtp://relay:587",
     },
-    "services": {"ingest": {"inboundMaxBytes": 10485760}},
+    "services": {"ingest": {"inboundMaxBytes": 10485760, "trustedProxyHops": 1}},
 }
 
 

@@ -7,19 +7,45 @@ from fastapi import FastAPI
 from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_ingest import api, api_quarantine, handlers, store, store_quarantine
+from ticketstream_ingest import (
+    api,
+    api_attachments,
+    api_csat,
+    api_forms,
+    api_quarantine,
+    handlers,
+    store,
+    store_csat,
+    store_files,
+    store_quarantine,
+    store_rates,
+    store_requests,
+)
 from ticketstream_ingest.intake import EmailIntake
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.smtp import SmtpListener
 
+INDEXES = {
+    **store.INDEXES,
+    **store_quarantine.INDEXES,
+    **store_files.INDEXES,
+    **store_requests.INDEXES,
+    **store_rates.INDEXES,
+    **store_csat.INDEXES,
+}
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(settings, indexes={**store.INDEXES, **store_quarantine.INDEXES})
+    platform = ServicePlatform(settings, indexes=INDEXES)
     inbound_store = store.InboundStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
     quarantine_store = store_quarantine.QuarantineStore(platform.database)
+    request_store = store_requests.RequestStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
+    csat_store = store_csat.CsatStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
     email_intake = EmailIntake(inbound_store, quarantine_store, settings)
-    platform.broker.include_router(handlers.create_router(settings))
+    platform.broker.include_router(handlers.create_router(settings, request_store))
     if settings.smtp_port:
         listener = SmtpListener(email_intake, settings)
         platform.after_consuming.append(listener.start)
@@ -29,12 +55,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform,
         title="Ticketstream ingest",
         description=(
-            "Inbound email (SMTP and raw-MIME webhook) becomes inbound.* events; "
-            "what cannot be let in waits in quarantine."
+            "Inbound email (SMTP and raw-MIME webhook), the portal form, chat transcripts and "
+            "satisfaction answers become inbound.* events; what cannot be let in waits in quarantine."
         ),
-        routers=[api.router, api_quarantine.router],
+        routers=[
+            api.router,
+            api_forms.router,
+            api_csat.router,
+            api_quarantine.router,
+            api_attachments.router,
+        ],
     )
     app.state.inbound_store = inbound_store
     app.state.email_intake = email_intake
     app.state.quarantine_store = quarantine_store
+    app.state.request_store = request_store
+    app.state.rate_store = store_rates.RateStore(platform.database)
+    app.state.csat_store = csat_store
+    app.state.attachment_store = store_files.AttachmentStore(platform.database)
     return app

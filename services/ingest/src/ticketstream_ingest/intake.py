@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from ticketstream.contracts.events import InboundChannel
+from ticketstream.contracts.events import AttachmentRef, InboundChannel
+from ticketstream_ingest.attachments import describe_email_attachments
 from ticketstream_ingest.domain import (
     InvalidEmailError,
     NotAnEmailError,
@@ -26,6 +27,7 @@ from ticketstream_ingest.sanitise import sanitise_html
 from ticketstream_ingest.screening import Hold, HoldReason, screen_rate, screen_sender
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.store import AcceptStatus, InboundStore, MessageKind, Received
+from ticketstream_ingest.store_files import StoredFile
 from ticketstream_ingest.store_quarantine import QuarantineState, QuarantineStore
 
 
@@ -143,6 +145,7 @@ class EmailIntake:
                 received_at=now,
             )
         else:
+            files = self._files_to_keep(parsed)
             received = Received(
                 inbound_id=inbound_id,
                 parsed=parsed,
@@ -155,15 +158,33 @@ class EmailIntake:
                     channel=channel,
                     now=now,
                     html_body=sanitise_html(parsed.html_body) if parsed.html_body else None,
-                    attachments=[],
+                    attachments=[file.ref for file in files],
                 ),
                 event_key=parsed.thread_root,
                 received_at=now,
+                files=tuple(file for file in files if file.ref.storage_id),
             )
         result = await self._store.accept(received)
         if result.status is AcceptStatus.DUPLICATE:
             return _duplicate(result.inbound_id, parsed)
         return IntakeResult(IntakeStatus.ACCEPTED, result.inbound_id, result.message_id)
+
+    def _files_to_keep(self, parsed: ParsedEmail) -> list[StoredFile]:
+        """Each attachment to store; one over the per-file limit is listed but kept only in the raw mail."""
+        limit = self._settings.inbound_attachment_max_bytes
+        files = []
+        for file in describe_email_attachments(parsed.attachments):
+            too_big = file.size > limit
+            ref = AttachmentRef(
+                filename=file.filename,
+                content_type=file.content_type,
+                size=file.size,
+                storage_id="" if too_big else f"att-{uuid.uuid4()}",
+                inline=file.inline,
+                withheld=f"larger than the {limit}-byte limit for one attachment" if too_big else None,
+            )
+            files.append(StoredFile(ref=ref, data=b"" if too_big else file.data))
+        return files
 
     async def _hold_parsed(
         self, raw: bytes, parsed: ParsedEmail, hold: Hold, channel: InboundChannel, now: datetime

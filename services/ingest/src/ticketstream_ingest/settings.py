@@ -38,6 +38,34 @@ class Settings(PlatformSettings):
     )
     smtp_tls_cert_file: str | None = Field(None, description="PEM certificate: enables STARTTLS on SMTP")
     smtp_tls_key_file: str | None = Field(None, description="PEM private key of SMTP_TLS_CERT_FILE")
+    portal_attachment_max_bytes: int = Field(
+        10 * 1024 * 1024, ge=1, description="Largest file one portal request may attach (HTTP 413)"
+    )
+    portal_attachments_max_bytes: int = Field(
+        25 * 1024 * 1024,
+        ge=1,
+        description="Most bytes all files of one portal request may add up to (HTTP 413)",
+    )
+    portal_attachments_max_count: int = Field(
+        10, ge=0, le=100, description="Most files one portal request may attach (HTTP 422)"
+    )
+    portal_rate_per_hour: int = Field(
+        10, ge=0, description="Portal requests per sender email address per hour (HTTP 429); 0 turns it off"
+    )
+    portal_rate_per_ip_per_hour: int = Field(
+        30,
+        ge=0,
+        description="Portal requests per client address (IPv6: per /64) per hour (HTTP 429); 0 turns it off",
+    )
+    chat_max_bytes: int = Field(
+        2 * 1024 * 1024, ge=1024, description="Largest accepted chat transcript request body (HTTP 413)"
+    )
+    trusted_proxy_hops: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description="Reverse proxies in front of ingest whose X-Forwarded-For entries are believed",
+    )
 
     @property
     def extra_inbound_addresses(self) -> tuple[str, ...]:

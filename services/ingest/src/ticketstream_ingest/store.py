@@ -15,6 +15,7 @@ from ticketstream.contracts.events import Event, InboundChannel
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.outbox import enqueue
 from ticketstream_ingest.domain import ParsedEmail
+from ticketstream_ingest.store_files import StoredFile, store_file
 
 MESSAGES = "messages"
 RAW_CHUNKS = "raw_chunks"
@@ -58,6 +59,7 @@ class Received:
     event: Event
     event_key: str
     received_at: datetime
+    files: tuple[StoredFile, ...] = ()
 
 
 async def store_raw(database: Database, session: Session | None, inbound_id: str, raw: bytes) -> None:
@@ -86,6 +88,10 @@ class InboundStore:
         async def work(session: Session) -> None:
             await self._database[MESSAGES].insert_one(self._summary(received), session=session)
             await store_raw(self._database, session, received.inbound_id, received.raw)
+            for file in received.files:
+                await store_file(
+                    self._database, session, owner_id=received.inbound_id, file=file, now=received.received_at
+                )
             await enqueue(
                 self._database,
                 session,

@@ -48,7 +48,12 @@ class AttachmentRef(Contract):
     filename: str = Field(description="Safe basename")
     content_type: str
     size: int = Field(ge=0)
-    storage_id: str = Field(description="Where ingest keeps the bytes")
+    storage_id: str = Field(description="Where ingest keeps the bytes ('' when it kept no copy)")
+    withheld: str | None = Field(
+        None,
+        description="Why ingest kept no separate copy (e.g. over the size limit); the raw message has it",
+    )
+    inline: bool = Field(False, description="Shown inside the message (an inline image), not attached")
 
 
 class ChatAuthorRole(StrEnum):
