@@ -30,6 +30,7 @@ from ticketstream.contracts.models import Person
 from ticketstream_ingest.bounces import BounceReport, parse_bounce
 from ticketstream_ingest.mime import RawAttachment, html_to_text, read_body
 from ticketstream_ingest.noise import MAILER_DAEMON, auto_submitted_reason
+from ticketstream_ingest.replies import extract_reply
 
 MESSAGE_ID_PATTERN = re.compile(r"<[^<>\s]+>")
 MAX_SUBJECT_LENGTH = 500
@@ -37,6 +38,8 @@ TICKET_REF = r"TKT-\d{1,12}"
 PLUS_ADDRESS_REF = re.compile(rf"^[^+@]+\+({TICKET_REF})@", re.IGNORECASE)
 SUBJECT_REF = re.compile(rf"\[({TICKET_REF})\]", re.IGNORECASE)
 AUTHENTICATION_VERDICT = re.compile(r"\b(spf|dkim|dmarc)\s*=\s*([a-z]+)", re.IGNORECASE)
+# A forward's body is what the customer wants us to read, quoted headers and all.
+FORWARD_SUBJECT = re.compile(r"^\s*(fwd?|fw|wg|tr|rv|i|doorst|vs|vb)\s*:", re.IGNORECASE)
 # Headers that may name the address a message was delivered to, besides To and Cc.
 DELIVERY_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To")
 
@@ -175,6 +178,20 @@ def _authentication(message: EmailMessage) -> AuthenticationVerdicts | None:
     return AuthenticationVerdicts.model_validate(verdicts) if verdicts else None
 
 
+def _reply_text(text: str, html: str | None, subject: str) -> str | None:
+    """The new text of a reply, or None when nothing was cut (or all of it would be).
+
+    The plain text is tried first, so the reply keeps the lines the sender wrote; the HTML's
+    quote containers decide only when the text shows no quote.
+    """
+    if FORWARD_SUBJECT.match(subject):
+        return None
+    extracted = extract_reply(text)
+    if not extracted.was_cut and html is not None:
+        extracted = extract_reply(text, html=html)
+    return extracted.text if extracted.was_cut and extracted.text else None
+
+
 def _check_looks_like_email(raw: bytes) -> None:
     if not raw.strip():
         raise NotAnEmailError("the message is empty")
@@ -206,6 +223,7 @@ def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str]
     in_reply_to = _message_ids(_header(message, "In-Reply-To"))
     recipients = _addresses(message, "To")
     cc = _addresses(message, "Cc")
+    bounce = parse_bounce(message, from_mailer_daemon=bool(MAILER_DAEMON.match(sender.email)), text=body.text)
     noise = auto_submitted_reason(lambda name: _header(message, name), sender=sender.email, subject=subject)
     return ParsedEmail(
         message_id=message_id,
@@ -222,15 +240,14 @@ def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str]
         content_hash=content_hash,
         html_body=body.html,
         attachments=body.attachments,
-        bounce=parse_bounce(
-            message, from_mailer_daemon=bool(MAILER_DAEMON.match(sender.email)), text=body.text
-        ),
+        bounce=bounce,
         addressed_ref=_addressed_ref(
             [*(a.lower() for a in delivered_to), *recipients, *cc, *_addresses(message, *DELIVERY_HEADERS)],
             support_address,
         ),
         subject_ref=_subject_ref(subject),
         authentication=_authentication(message),
+        reply_text=None if bounce else _reply_text(body.text, body.html, subject),
     )
 
 
