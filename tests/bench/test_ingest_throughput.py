@@ -21,6 +21,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -85,7 +86,7 @@ def bench_email(tag: str, n: int) -> bytes:
         message.add_attachment(
             b"%PDF-1.7\n" + os.urandom(40_000), maintype="application", subtype="pdf", filename="log.pdf"
         )
-    return message.as_bytes()
+    return message.as_bytes(policy=policy.SMTP)  # CRLF, as mail clients send it
 
 
 def parse_rate(emails: list[bytes]) -> float:

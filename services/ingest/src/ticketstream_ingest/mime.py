@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ LATIN1_LABELS = frozenset({"iso-8859-1", "iso8859-1", "latin-1", "latin1", "l1"}
 ASCII_LABELS = frozenset({"us-ascii", "ascii"})
 FALLBACK_CHARSETS = ("utf-8", "cp1252")
 MAX_BROKEN_UTF8 = 3
+NOT_BASE64 = re.compile(r"[^A-Za-z0-9+/]+")
 INLINE_TEXT_TYPES = frozenset({"text/plain", "text/html"})
 
 
@@ -170,7 +172,7 @@ def _decoded_payload(part: Message) -> bytes | None:
 
 
 def _lenient_base64(text: str) -> bytes:
-    symbols = "".join(ch for ch in text if ch.isascii() and (ch.isalnum() or ch in "+/"))
+    symbols = NOT_BASE64.sub("", text)
     remainder = len(symbols) % 4
     if remainder == 1:
         symbols = symbols[:-1]  # one lone character carries no whole byte
