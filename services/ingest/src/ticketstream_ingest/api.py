@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from ticketstream.contracts.events import InboundChannel
+from ticketstream_ingest.api_uploads import media_type, read_bounded, unsupported
 from ticketstream_ingest.intake import EmailIntake, IntakeStatus, NotAnEmailError
 from ticketstream_ingest.models import InboundEmailResponse
 from ticketstream_ingest.settings import Settings
@@ -32,23 +33,6 @@ EmailIntakeDep = Annotated[EmailIntake, Depends(get_email_intake)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-async def read_bounded_body(request: Request, limit: int) -> bytes:
-    """The request body, refusing with 413 as soon as it passes `limit` bytes."""
-    too_large = HTTPException(
-        status.HTTP_413_CONTENT_TOO_LARGE,
-        f"the message is larger than the limit of {limit} bytes",
-    )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise too_large
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > limit:
-            raise too_large
-    return bytes(body)
-
-
 @router.post(
     "/email",
     status_code=status.HTTP_202_ACCEPTED,
@@ -64,13 +48,9 @@ async def read_bounded_body(request: Request, limit: int) -> bytes:
 async def receive_email(
     request: Request, response: Response, intake: EmailIntakeDep, settings: SettingsDep
 ) -> InboundEmailResponse:
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != RFC822:
-        raise HTTPException(
-            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
-            f"send the raw message with Content-Type: {RFC822} (got {content_type or 'none'})",
-        )
-    raw = await read_bounded_body(request, settings.inbound_max_bytes)
+    if (content_type := media_type(request)) != RFC822:
+        raise unsupported(content_type, RFC822)
+    raw = await read_bounded(request, settings.inbound_max_bytes)
     now = datetime.now(UTC)
     problem = None
     if settings.inbound_webhook_secret:
