@@ -86,65 +86,83 @@ def part_text(part: Message) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+@dataclass(frozen=True)
+class _Leaf:
+    """A non-multipart part with its headers read once (the stdlib re-parses them per call)."""
+
+    part: Message
+    content_type: str
+    disposition: str
+    filename: str | None
+
+    @property
+    def is_text_rendering(self) -> bool:
+        """A plain or HTML rendering of the message's text, rather than a file."""
+        return (
+            self.content_type in INLINE_TEXT_TYPES
+            and self.filename is None
+            and self.disposition != "attachment"
+        )
+
+
 def read_body(message: EmailMessage) -> MessageBody:
-    """The message's text (plain preferred, else HTML rendered), its HTML and its file parts."""
-    plain_part, html_part = _body_parts(message)
-    html = part_text(html_part) if html_part is not None else None
-    if plain_part is not None:
-        text = part_text(plain_part).strip()
+    """The message's text (plain preferred, else HTML rendered), its HTML and its file parts.
+
+    The first plain and the first HTML rendering outside attached emails are the body; every
+    other part that is not one more rendering of the text is a file.
+    """
+    leaves = [_leaf(part) for part in _leaf_parts(message)]
+    plain = next(
+        (leaf for leaf in leaves if leaf.is_text_rendering and leaf.content_type == "text/plain"), None
+    )
+    html_leaf = next(
+        (leaf for leaf in leaves if leaf.is_text_rendering and leaf.content_type == "text/html"), None
+    )
+    if plain is None and html_leaf is None and len(leaves) == 1 and leaves[0].part is message:
+        # A multipart whose boundary never appears parses as one text payload: that text is
+        # the message, not something to lose.
+        only = leaves[0]
+        if only.content_type.startswith(("text/", "multipart/")) and only.disposition != "attachment":
+            plain = only
+    html = part_text(html_leaf.part) if html_leaf is not None else None
+    if plain is not None:
+        text = part_text(plain.part).strip()
     elif html is not None:
         text = html_to_text(html)
     else:
         text = ""
-    chosen = {id(part) for part in (plain_part, html_part) if part is not None}
-    return MessageBody(text=text, html=html, attachments=tuple(_attachments(message, chosen)))
+    files = [
+        _attachment(leaf)
+        for leaf in leaves
+        if leaf is not plain
+        and leaf is not html_leaf
+        and not leaf.is_text_rendering
+        and not (leaf.part is message and leaf.content_type.startswith("multipart/"))
+    ]
+    return MessageBody(text=text, html=html, attachments=tuple(files))
 
 
-def _body_parts(message: EmailMessage) -> tuple[Message | None, Message | None]:
+def _leaf(part: Message) -> _Leaf:
     try:
-        plain = message.get_body(preferencelist=("plain",))
-        html = message.get_body(preferencelist=("html",))
-    except Exception:  # noqa: BLE001 - a broken structure still has its top-level text
-        plain = html = None
-    if plain is None and html is None and not message.is_multipart():
-        content_type = message.get_content_type()
-        if content_type == "text/html":
-            html = message
-        elif content_type.startswith(("text/", "multipart/")) or not message.get("Content-Type"):
-            # A multipart whose boundary never appears parses as one text payload: that text is
-            # the message, not something to lose.
-            plain = message
-    return plain, html
-
-
-def _attachments(message: EmailMessage, body_part_ids: set[int]) -> list[RawAttachment]:
-    found: list[RawAttachment] = []
-    for part in _leaf_parts(message):
-        if id(part) in body_part_ids or part is message:
-            continue
-        content_type = part.get_content_type()
-        filename = _filename(part)
         disposition = (part.get_content_disposition() or "").lower()
-        if content_type in INLINE_TEXT_TYPES and filename is None and disposition != "attachment":
-            continue  # another rendering of the text, not a file
-        if content_type.startswith("multipart/"):
-            continue
-        data = _part_bytes(part)
-        found.append(
-            RawAttachment(
-                filename=filename,
-                declared_type=content_type,
-                data=data,
-                inline=disposition == "inline" or bool(part.get("Content-ID")),
-                content_id=_content_id(part),
-            )
-        )
-    return found
+    except Exception:  # noqa: BLE001 - malformed Content-Disposition parameters
+        disposition = ""
+    return _Leaf(part, part.get_content_type(), disposition, _filename(part))
+
+
+def _attachment(leaf: _Leaf) -> RawAttachment:
+    return RawAttachment(
+        filename=leaf.filename,
+        declared_type=leaf.content_type,
+        data=_part_bytes(leaf.part),
+        inline=leaf.disposition == "inline" or bool(leaf.part.get("Content-ID")),
+        content_id=_content_id(leaf.part),
+    )
 
 
 def _leaf_parts(message: Message) -> list[Message]:
     """Every non-multipart part, depth first; an attached email counts as one file."""
-    if message.get_content_type() == "message/rfc822" or not message.is_multipart():
+    if not message.is_multipart() or message.get_content_type() == "message/rfc822":
         return [message]
     leaves: list[Message] = []
     payload = message.get_payload()
