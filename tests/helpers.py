@@ -210,3 +210,16 @@ async def publish_events(
         assert await producer.publish_batch(messages) == [None] * len(messages)
     finally:
         await producer.stop()
+
+
+async def all_tickets(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> list[dict]:
+    """Every ticket the caller may see, page by page, from the tickets service at `url`."""
+    tickets: list[dict] = []
+    cursor = None
+    while True:
+        query = f"?limit=200&cursor={cursor}" if cursor else "?limit=200"
+        page = (await client.get(f"{url}/v1/tickets{query}", headers=headers)).json()
+        tickets.extend(page["items"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return tickets

@@ -7,22 +7,10 @@ import uuid
 
 import httpx
 
-from tests.helpers import bearer, eventually, make_email
+from tests.helpers import all_tickets, bearer, eventually, make_email
 
 EMAILS = 200
 KILL_AFTER_TICKETS = 30
-
-
-async def _all_tickets(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> list[dict]:
-    tickets: list[dict] = []
-    cursor = None
-    while True:
-        query = f"?limit=200&cursor={cursor}" if cursor else "?limit=200"
-        page = (await client.get(f"{url}/v1/tickets{query}", headers=headers)).json()
-        tickets.extend(page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
-            return tickets
 
 
 async def test_every_email_becomes_exactly_one_ticket_across_a_tickets_crash(stack):
@@ -68,12 +56,12 @@ async def test_every_email_becomes_exactly_one_ticket_across_a_tickets_crash(sta
         await asyncio.to_thread(stack.wait_ready, ["tickets"])
 
         async def all_processed():
-            tickets = await _all_tickets(client, tickets_url, staff)
+            tickets = await all_tickets(client, tickets_url, staff)
             return tickets if len(tickets) >= EMAILS else None
 
         await eventually(all_processed, timeout=180, interval=0.5)
         await asyncio.sleep(2)  # a late duplicate would show up here
-        tickets = await _all_tickets(client, tickets_url, staff)
+        tickets = await all_tickets(client, tickets_url, staff)
 
     assert killed_at and KILL_AFTER_TICKETS <= killed_at[0] < EMAILS, "the crash happened mid-ingest"
     assert sorted(t["title"] for t in tickets) == sorted(subjects), "each email exactly one ticket"
