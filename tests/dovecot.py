@@ -12,6 +12,7 @@ the aioimaplib the connector uses, so the two sides do not share a client's mist
 from __future__ import annotations
 
 import asyncio
+import grp
 import imaplib
 import os
 import pwd
@@ -58,6 +59,7 @@ class Accounts:
     """Who the server and the mail run as. dovecot refuses to give mail access as root."""
 
     internal_user: str
+    internal_group: str
     login_user: str
     mail_uid: int
     mail_gid: int
@@ -66,10 +68,10 @@ class Accounts:
 def accounts() -> Accounts:
     if os.geteuid() != 0:
         me = pwd.getpwuid(os.geteuid())
-        return Accounts(me.pw_name, me.pw_name, me.pw_uid, me.pw_gid)
+        return Accounts(me.pw_name, grp.getgrgid(me.pw_gid).gr_name, me.pw_name, me.pw_uid, me.pw_gid)
     # The Debian package creates `dovecot` and `dovenull`; mail is stored as `nobody`.
     nobody = pwd.getpwnam("nobody")
-    return Accounts("dovecot", "dovenull", nobody.pw_uid, nobody.pw_gid)
+    return Accounts("dovecot", "dovecot", "dovenull", nobody.pw_uid, nobody.pw_gid)
 
 
 def configuration(workdir: Path, *, port: int, version: tuple[int, int], who: Accounts) -> str:
@@ -83,6 +85,7 @@ ssl = no
 auth_mechanisms = plain login
 log_path = {workdir}/dovecot.log
 default_internal_user = {who.internal_user}
+default_internal_group = {who.internal_group}
 default_login_user = {who.login_user}
 first_valid_uid = {min(who.mail_uid, 500) or 1}
 mail_uid = {who.mail_uid}
