@@ -266,11 +266,14 @@ async def test_input_that_is_not_an_email_is_passed_over_once(infra_env, dovecot
     await west.append("after the noise")
 
     app = create_app(settings)
-    async with running(app):
+    async with running(app) as client:
         await caught_up(app, {"west": 2})
         [event] = await inbound_events(settings, 1)
+        metrics = (await client.get("/metrics")).text
     assert connector(app).outcomes == Counter({("west", "invalid"): 1, ("west", "accepted"): 1})
     assert event.subject == "after the noise"
+    assert 'ticketstream_imap_messages_total{mailbox="west",outcome="invalid"} 1.0' in metrics
+    assert 'ticketstream_imap_messages_total{mailbox="west",outcome="accepted"} 1.0' in metrics
 
 
 async def test_a_refused_login_is_retried_without_logging_the_password(infra_env, dovecot, caplog):

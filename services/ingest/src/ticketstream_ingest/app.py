@@ -24,7 +24,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = SmtpListener(email_intake, settings)
         platform.after_consuming.append(listener.start)
         platform.shutdown_steps.append(listener.stop)
-    imap_connector = create_imap_connector(email_intake, platform.database, settings)
+    imap_connector = create_imap_connector(email_intake, platform, settings)
     if imap_connector is not None:
         platform.after_consuming.append(imap_connector.start)
         platform.shutdown_steps.append(imap_connector.stop)

@@ -18,8 +18,11 @@ from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as MetricCounter
+
 from ticketstream.contracts.events import InboundChannel
-from ticketstream.db import Database
+from ticketstream.service import ServicePlatform
 from ticketstream_ingest.imap_client import ImapError, ImapSession
 from ticketstream_ingest.intake import EmailIntake, InvalidEmailError
 from ticketstream_ingest.mailboxes import batches, resume_point, uids_to_fetch
@@ -45,6 +48,7 @@ class ImapConnector:
         store: MailboxStore,
         settings: Settings,
         *,
+        registry: CollectorRegistry,
         clock: Clock = lambda: datetime.now(UTC),
     ) -> None:
         self._intake = intake
@@ -55,9 +59,15 @@ class ImapConnector:
         self._followers: dict[str, asyncio.Task[None]] = {}
         self._leasing: asyncio.Task[None] | None = None
         self._held_until = datetime.min.replace(tzinfo=UTC)
-        # What became of each message handed over, per mailbox and intake outcome (for operators
-        # reading logs, and for tests: a message fetched twice shows up here twice).
+        # What became of each message fetched, per mailbox and outcome (accepted, duplicate,
+        # quarantined, invalid, oversize): a message fetched twice shows up twice.
         self.outcomes: Counter[tuple[str, str]] = Counter()
+        self._messages = MetricCounter(
+            "ticketstream_imap_messages",
+            "Messages the IMAP connector fetched, by mailbox and what became of them",
+            ["mailbox", "outcome"],
+            registry=registry,
+        )
         # Per mailbox, the cursor at the last moment this replica had read everything listed.
         self.caught_up: dict[str, int] = {}
 
@@ -215,9 +225,9 @@ class ImapConnector:
             log.warning(
                 "IMAP mailbox %s: message UID %d is not an email (%s); skipped", mailbox.name, uid, error
             )
-            self.outcomes[mailbox.name, "invalid"] += 1
+            self._count(mailbox, "invalid")
             return
-        self.outcomes[mailbox.name, result.status.value] += 1
+        self._count(mailbox, result.status.value)
         log.debug(
             "IMAP mailbox %s: UID %d %s as %s", mailbox.name, uid, result.status.value, result.inbound_id
         )
@@ -230,18 +240,22 @@ class ImapConnector:
             size,
             self._settings.inbound_max_bytes,
         )
-        self.outcomes[mailbox.name, "oversize"] += 1
+        self._count(mailbox, "oversize")
+
+    def _count(self, mailbox: ImapMailbox, outcome: str) -> None:
+        self.outcomes[mailbox.name, outcome] += 1
+        self._messages.labels(mailbox.name, outcome).inc()
 
 
 def create_imap_connector(
-    intake: EmailIntake, database: Database, settings: Settings
+    intake: EmailIntake, platform: ServicePlatform, settings: Settings
 ) -> ImapConnector | None:
     """The connector of this replica, or None when no mailbox is configured (connector off)."""
     if not settings.imap_mailboxes:
         return None
     store = MailboxStore(
-        database,
+        platform.database,
         replica=f"ingest-{uuid.uuid4().hex[:12]}",
         lease=timedelta(seconds=settings.imap_lease_seconds),
     )
-    return ImapConnector(intake, store, settings)
+    return ImapConnector(intake, store, settings, registry=platform.metrics.registry)
