@@ -77,6 +77,10 @@ class ImapConnector:
         return frozenset(name for name, task in self._followers.items() if not task.done())
 
     async def start(self) -> None:
+        # aioimaplib's debug log prints every line sent, LOGIN included: it masks the password
+        # only where it appears unescaped, so one with a quote or backslash would show.
+        library_log = logging.getLogger("aioimaplib")
+        library_log.setLevel(max(library_log.getEffectiveLevel(), logging.INFO))
         self._leasing = asyncio.create_task(self._hold_leases(), name="imap-leases")
         log.info("IMAP connector started for %d mailbox(es)", len(self._mailboxes))
 
