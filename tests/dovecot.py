@@ -212,8 +212,11 @@ class DovecotServer:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def start_dovecot() -> DovecotServer:
-    """Start dovecot on a free loopback port; raises DovecotUnavailableError with its log."""
+def start_dovecot(*, capabilities: str | None = None) -> DovecotServer:
+    """Start dovecot on a free loopback port; raises DovecotUnavailableError with its log.
+
+    `capabilities` replaces the advertised IMAP capabilities (to play a server without IDLE).
+    """
     binary = dovecot_binary()
     version = dovecot_version(binary)
     who = accounts()
@@ -227,7 +230,10 @@ def start_dovecot() -> DovecotServer:
     (workdir / "users").mkdir(mode=0o755)
     port = free_port()
     config = workdir / "dovecot.conf"
-    config.write_text(configuration(workdir, port=port, version=version, who=who))
+    text = configuration(workdir, port=port, version=version, who=who)
+    if capabilities is not None:
+        text += f"imap_capability = {capabilities}\n"
+    config.write_text(text)
     with (workdir / "stderr.log").open("wb") as stderr:
         process = subprocess.Popen(
             [binary, "-F", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=stderr

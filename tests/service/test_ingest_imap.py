@@ -43,6 +43,16 @@ def dovecot() -> Iterator[DovecotServer]:
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def dovecot_without_idle() -> Iterator[DovecotServer]:
+    try:
+        server = start_dovecot(capabilities="IMAP4rev1 LITERAL+ SASL-IR UIDPLUS")
+    except DovecotUnavailableError as error:
+        pytest.fail(str(error), pytrace=False)
+    yield server
+    server.stop()
+
+
 @dataclass(frozen=True)
 class Account:
     """One dovecot user read as one configured mailbox."""
@@ -299,3 +309,19 @@ async def test_a_refused_login_is_retried_without_logging_the_password(infra_env
         [event] = await inbound_events(settings, 1)
     assert event.subject == "finally"
     assert late.secret not in caplog.text  # in no form, escaped or not
+
+
+async def test_a_server_without_idle_is_polled(infra_env, dovecot_without_idle):
+    plain = account(dovecot_without_idle, "plain")
+    settings = imap_settings(infra_env, plain)
+    await prepare_topics(settings)
+    await plain.append("before")
+
+    app = create_app(settings)
+    async with running(app):
+        await caught_up(app, {"plain": 1})
+        await plain.append("after")  # seen at the next poll, a second later at most
+        await caught_up(app, {"plain": 2})
+        events = await inbound_events(settings, 2)
+    assert connector(app).outcomes == Counter({("plain", "accepted"): 2})
+    assert subjects(events) == Counter(["before", "after"])
