@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
@@ -28,8 +27,6 @@ from ticketstream_ingest.imap_responses import (
 )
 from ticketstream_ingest.mailboxes import uid_set
 from ticketstream_ingest.settings import ImapMailbox
-
-log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT_SECONDS = 30.0
 LOGOUT_SECONDS = 2.0
