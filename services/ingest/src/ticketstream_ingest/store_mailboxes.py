@@ -34,10 +34,6 @@ class MailboxStore:
         self._replica = replica
         self._lease = lease
 
-    @property
-    def replica(self) -> str:
-        return self._replica
-
     async def hold(self, *, mailboxes: Sequence[str], now: datetime) -> Holding:
         """Renew this replica's heartbeat and its leases up to its fair share and take free
         mailboxes up to it. Leases above the share are renewed too, but reported as excess: the
