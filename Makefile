@@ -7,7 +7,7 @@ UV_VERSION := 0.13.9
 PACKAGES := -e ./shared -e ./services/ingest -e ./services/tickets -e ./services/sla -e ./services/notify -e ./services/analytics
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-unit test-service test-e2e bench lint constraints asyncapi clean
+.PHONY: install imap-test-server run test test-unit test-service test-e2e bench lint constraints asyncapi clean
 
 install: $(STAMP)
 
@@ -17,16 +17,30 @@ $(STAMP): constraints.txt requirements-dev.in shared/pyproject.toml $(wildcard s
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -c constraints.txt $(PACKAGES) -r requirements-dev.in
 	touch $(STAMP)
 
+# The IMAP service tests run Debian's dovecot as a child process (CI has no Docker engine), so
+# it is installed once when missing. Without apt-get (or root) this only warns: the IMAP tests
+# then fail and say why, rather than being skipped.
+imap-test-server:
+	@if ! PATH="$$PATH:/usr/sbin:/sbin" command -v dovecot >/dev/null 2>&1; then \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing dovecot-imapd for the IMAP service tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dovecot-imapd >/dev/null) \
+	      || echo "warning: could not install dovecot-imapd; the IMAP service tests will fail" >&2; \
+	  else \
+	    echo "warning: dovecot is missing and apt-get is not available; the IMAP service tests will fail" >&2; \
+	  fi; \
+	fi
+
 run: install
 	$(BIN)/ticketstream up
 
-test: install
+test: install imap-test-server
 	$(BIN)/python -m pytest tests/unit tests/contract tests/deploy tests/service tests/e2e
 
 test-unit: install
 	$(BIN)/python -m pytest tests/unit tests/contract
 
-test-service: install
+test-service: install imap-test-server
 	$(BIN)/python -m pytest tests/service
 
 test-e2e: install

@@ -113,7 +113,10 @@ def chart_env(manifests: list[Manifest], deployment: Manifest) -> dict[str, str]
             env.update(config_maps[source["configMapRef"]["name"]]["data"])
         elif source["secretRef"]["name"] in secrets:
             env.update(secrets[source["secretRef"]["name"]]["stringData"])
-    env.update({item["name"]: item["value"] for item in container.get("env", [])})
+    for item in container.get("env", []):
+        # A value read from a Secret key (IMAP mailboxes carry passwords) is named by that key.
+        reference = item.get("valueFrom", {}).get("secretKeyRef")
+        env[item["name"]] = f"secret:{reference['name']}/{reference['key']}" if reference else item["value"]
     return env
 
 
@@ -143,7 +146,15 @@ EVERY_CONFIG_KEY: dict[str, Any] = {
         "mongoUrl": "mongodb://mongo:27017/?replicaSet=rs0",
         "smtpUrl": "smtp://relay:587",
     },
-    "services": {"ingest": {"inboundMaxBytes": 10485760, "trustedProxyHops": 1}},
+    "services": {
+        "ingest": {
+            "inboundMaxBytes": 10485760,
+            "trustedProxyHops": 1,
+            "imapMailboxes": {"secretName": "helpdesk-imap", "secretKey": "mailboxes"},
+            "imapPollSeconds": 20,
+            "imapLeaseSeconds": 45,
+        }
+    },
 }
 
 
@@ -211,3 +222,19 @@ def test_a_changed_port_moves_setting_container_and_service_together(
     assert env["TICKETSTREAM_SLA_PORT"] == "9083"
     assert container["ports"][0]["containerPort"] == 9083
     assert of_kind(manifests, "Service")["ticketstream-sla"]["spec"]["ports"][0]["port"] == 9083
+
+
+def test_imap_mailboxes_reach_ingest_from_a_secret_key_only(fully_configured: list[Manifest]) -> None:
+    deployments = of_kind(fully_configured, "Deployment")
+    ingest = chart_env(fully_configured, deployments["ticketstream-ingest"])
+    assert ingest["TICKETSTREAM_IMAP_MAILBOXES"] == "secret:helpdesk-imap/mailboxes"
+    assert (ingest["TICKETSTREAM_IMAP_POLL_SECONDS"], ingest["TICKETSTREAM_IMAP_LEASE_SECONDS"]) == (
+        "20",
+        "45",
+    )
+    [config_map] = of_kind(fully_configured, "ConfigMap").values()
+    assert not any(name.startswith("TICKETSTREAM_IMAP_") for name in config_map["data"])
+    others = [
+        chart_env(fully_configured, d) for name, d in deployments.items() if name != "ticketstream-ingest"
+    ]
+    assert not any("TICKETSTREAM_IMAP_MAILBOXES" in env for env in others)

@@ -21,6 +21,7 @@ from ticketstream_ingest import (
     store_rates,
     store_requests,
 )
+from ticketstream_ingest.imap import create_imap_connector
 from ticketstream_ingest.intake import EmailIntake
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.smtp import SmtpListener
@@ -50,13 +51,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         listener = SmtpListener(email_intake, settings)
         platform.after_consuming.append(listener.start)
         platform.shutdown_steps.append(listener.stop)
+    imap_connector = create_imap_connector(email_intake, platform, settings)
+    if imap_connector is not None:
+        platform.after_consuming.append(imap_connector.start)
+        platform.shutdown_steps.append(imap_connector.stop)
     declare_publications(platform.broker, settings, topics.INBOUND)
     app = create_service_app(
         platform,
         title="Ticketstream ingest",
         description=(
             "Inbound email (SMTP and raw-MIME webhook), the portal form, chat transcripts and "
-            "satisfaction answers become inbound.* events; what cannot be let in waits in quarantine."
+            "satisfaction answers become inbound.* events; IMAP mailboxes are pulled; what cannot be "
+            "let in waits in quarantine."
         ),
         routers=[
             api.router,
@@ -73,4 +79,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_store = store_rates.RateStore(platform.database)
     app.state.csat_store = csat_store
     app.state.attachment_store = store_files.AttachmentStore(platform.database)
+    app.state.imap_connector = imap_connector
     return app
