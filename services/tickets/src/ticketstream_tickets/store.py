@@ -40,22 +40,28 @@ from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
 from ticketstream_tickets import actions, delivery, domain, lifecycle, listing
 from ticketstream_tickets.store_customers import CustomerStore
+from ticketstream_tickets.store_documents import (
+    ACTIVITY,
+    COUNTERS,
+    INTERACTIONS,
+    TICKETS,
+    interaction_document,
+    interaction_of,
+    ref_query,
+    ticket_document,
+    ticket_of,
+)
 from ticketstream_tickets.store_routing import RoutingStore
 from ticketstream_tickets.store_vocabulary import VocabularyStore
 
 T = TypeVar("T")
 
-TICKETS = "tickets"
-INTERACTIONS = "interactions"
-ACTIVITY = "activity"
-COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
 log = logging.getLogger(__name__)
 
 CONSUMER = "tickets"
 # SLA events whose due time is the clock's new due time (a pause has none until it resumes).
 DUE_DATE_EVENTS = (SlaClockStarted, SlaClockRetargeted, SlaClockResumed)
-STORAGE_ONLY_FIELDS = frozenset({"_id", "number", "search_terms"})
 MAX_REFERENCES = 20
 
 INDEXES: IndexPlan = {
@@ -79,20 +85,6 @@ INDEXES: IndexPlan = {
         IndexModel([("at", DESCENDING)]),
     ],
 }
-
-
-def ticket_document(ticket: TicketSnapshot) -> Document:
-    document = ticket.model_dump(mode="python")
-    document["_id"] = document.pop("id")
-    number = domain.parse_ref(ticket.ref)
-    document["number"] = number
-    document["search_terms"] = listing.search_terms_of(ticket)
-    return document
-
-
-def _ref_query(ref_or_id: str) -> dict[str, Any]:
-    number = domain.parse_ref(ref_or_id)
-    return {"number": number} if number is not None else {"_id": ref_or_id}
 
 
 def _activity_document(step: lifecycle.Step, *, actor: str) -> Document:
@@ -122,23 +114,6 @@ def _plain(value: object) -> object:
     if isinstance(value, StrEnum):
         return value.value
     return value
-
-
-def ticket_of(document: Document) -> TicketSnapshot:
-    fields = {key: value for key, value in document.items() if key not in STORAGE_ONLY_FIELDS}
-    return TicketSnapshot.model_validate({"id": document["_id"], **fields})
-
-
-def _interaction_document(ticket_id: str, interaction: InteractionSummary) -> Document:
-    document = interaction.model_dump(mode="python")
-    document["_id"] = document.pop("id")
-    document["ticket_id"] = ticket_id
-    return document
-
-
-def _interaction_of(document: Document) -> InteractionSummary:
-    fields = {key: value for key, value in document.items() if key not in {"_id", "ticket_id"}}
-    return InteractionSummary.model_validate({"id": document["_id"], **fields})
 
 
 class TicketStore:
@@ -286,7 +261,7 @@ class TicketStore:
             if earlier is not None and earlier["created_at"] > event.submitted_at:
                 return None
             await self._database[INTERACTIONS].replace_one(
-                {"_id": form.id}, _interaction_document(ticket.id, form), upsert=True, session=session
+                {"_id": form.id}, interaction_document(ticket.id, form), upsert=True, session=session
             )
             actor = ticket.requester.email if ticket.requester else "customer"
             steps = lifecycle.csat_recorded(ticket, event.csat, actor=actor, now=now)
@@ -312,7 +287,7 @@ class TicketStore:
             document = await self._database[INTERACTIONS].find_one(reply, session=session)
             if document is None:
                 return None
-            email = _interaction_of(document)
+            email = interaction_of(document)
             if not delivery.supersedes(report, email.delivery_status):
                 return None
             await self._database[INTERACTIONS].update_one(
@@ -493,7 +468,7 @@ class TicketStore:
             )
             if document is None:
                 raise InteractionNotFoundError(interaction_id)
-            request = actions.split(original, _interaction_of(document), title=title)
+            request = actions.split(original, interaction_of(document), title=title)
             new_ticket = await self._insert_ticket(session, request, actor=actor, now=now)
             await self._database[INTERACTIONS].update_one(
                 {"_id": interaction_id}, {"$set": {"ticket_id": new_ticket.id}}, session=session
@@ -520,7 +495,7 @@ class TicketStore:
     async def _current(
         self, session: Session, ref_or_id: str, *, expected_version: int | None = None
     ) -> TicketSnapshot:
-        document = await self._database[TICKETS].find_one(_ref_query(ref_or_id), session=session)
+        document = await self._database[TICKETS].find_one(ref_query(ref_or_id), session=session)
         if document is None:
             raise TicketNotFoundError(ref_or_id)
         ticket = ticket_of(document)
@@ -637,7 +612,7 @@ class TicketStore:
         self, session: Session, ticket_id: str, interaction: InteractionSummary
     ) -> None:
         await self._database[INTERACTIONS].insert_one(
-            _interaction_document(ticket_id, interaction), session=session
+            interaction_document(ticket_id, interaction), session=session
         )
 
     async def _save(self, session: Session, ticket: TicketSnapshot, *, expected_version: int) -> None:
@@ -657,7 +632,7 @@ class TicketStore:
     # --- reads ----------------------------------------------------------------------------
 
     async def get(self, ref_or_id: str) -> TicketSnapshot | None:
-        document = await self._database[TICKETS].find_one(_ref_query(ref_or_id))
+        document = await self._database[TICKETS].find_one(ref_query(ref_or_id))
         return ticket_of(document) if document else None
 
     async def activity_log(
@@ -697,7 +672,7 @@ class TicketStore:
             # Filtered in the query: non-visible interactions never leave the database.
             query["customer_visible"] = True
         documents = await self._database[INTERACTIONS].find(query).sort("created_at", 1).to_list()
-        return [_interaction_of(document) for document in documents]
+        return [interaction_of(document) for document in documents]
 
 
 class InteractionNotFoundError(LookupError):
