@@ -141,6 +141,54 @@ async def test_notify_without_a_relay_keeps_mail_for_the_dev_mailbox(infra_env):
     assert items[0]["subject"].startswith("[TKT-0008]")
 
 
+async def test_notify_acknowledges_no_ticket_opened_by_an_auto_reply(infra_env):
+    from ticketstream.broker import EventProducer
+    from ticketstream.contracts import encode_event
+    from ticketstream.contracts.events import InteractionSummary
+    from ticketstream.contracts.models import InteractionType, Person
+
+    settings = settings_from(infra_env, NotifySettings)
+    await prepare_topics(settings)
+
+    def opened_by(ref: str, *, auto_submitted: bool):
+        ticket = ticket_snapshot(ref=ref)
+        first = InteractionSummary(
+            id=f"i-{ref}",
+            type=InteractionType.EMAIL_INBOUND,
+            customer_visible=True,
+            author=Person(email="kim@example.com"),
+            body_text="I am away until Monday." if auto_submitted else "The printer is on fire.",
+            auto_submitted=auto_submitted,
+            created_at=ticket.created_at,
+        )
+        return ticket_created(ticket).model_copy(update={"first_interaction": first})
+
+    events = [opened_by("TKT-0011", auto_submitted=True), opened_by("TKT-0012", auto_submitted=False)]
+    async with running(create_notify(settings)) as client:
+        producer = EventProducer(settings)
+        await producer.start()
+        try:
+            # One key: the auto-reply's ticket is handled before the person's.
+            messages = [
+                encode_event(event, service="tickets", key="one", subject=event.ref) for event in events
+            ]
+            assert await producer.publish_batch(messages) == [None, None]
+        finally:
+            await producer.stop()
+
+        async def both_handled():
+            inbox = (
+                await client.get(
+                    "/v1/notifications", headers=bearer(settings, sub="alice", teams=["support"])
+                )
+            ).json()
+            return inbox if inbox["unread_count"] == 2 else None
+
+        await eventually(both_handled)
+        mail = (await client.get("/v1/dev/mail", headers=bearer(settings))).json()["items"]
+    assert [item["subject"] for item in mail] == ["[TKT-0012] We received your request: Title of TKT-0012"]
+
+
 async def test_notify_retries_a_failing_relay_and_reports_the_failure(infra_env):
     settings = settings_from(infra_env, NotifySettings, smtp_url=f"smtp://127.0.0.1:{free_port()}")
     await prepare_topics(settings)

@@ -8,7 +8,15 @@ from typing import Any
 import pytest
 
 from ticketstream.contracts.addressing import plus_address
-from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus
+from ticketstream.contracts.events import InteractionSummary
+from ticketstream.contracts.models import (
+    InteractionType,
+    Person,
+    Priority,
+    Source,
+    TicketSnapshot,
+    TicketStatus,
+)
 from ticketstream_notify.domain import (
     UNASSIGNED_QUEUE,
     InAppNotification,
@@ -157,6 +165,41 @@ def test_no_acknowledgement_without_requester() -> None:
     assert (
         acknowledgement_email(ticket(requester=None), support_address=SUPPORT, follow_url=FOLLOW_URL) is None
     )
+
+
+def first_email(*, auto_submitted: bool) -> InteractionSummary:
+    return InteractionSummary(
+        id="i-1",
+        type=InteractionType.EMAIL_INBOUND,
+        customer_visible=True,
+        author=Person(email="alice@example.com", name="Alice"),
+        body_text="I am out of the office until Monday.",
+        auto_submitted=auto_submitted,
+        created_at=NOW,
+    )
+
+
+def test_no_acknowledgement_for_a_ticket_opened_from_an_auto_reply() -> None:
+    mail = acknowledgement_email(
+        ticket(),
+        support_address=SUPPORT,
+        follow_url=FOLLOW_URL,
+        first_interaction=first_email(auto_submitted=True),
+    )
+
+    assert mail is None
+
+
+def test_a_ticket_opened_by_a_person_is_acknowledged() -> None:
+    mail = acknowledgement_email(
+        ticket(),
+        support_address=SUPPORT,
+        follow_url=FOLLOW_URL,
+        first_interaction=first_email(auto_submitted=False),
+    )
+
+    assert mail is not None
+    assert mail.to == "alice@example.com" and mail.kind == "acknowledgement"
 
 
 # --- retries --------------------------------------------------------------------------------

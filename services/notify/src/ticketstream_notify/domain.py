@@ -80,10 +80,21 @@ def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:
 
 
 def acknowledgement_email(
-    ticket: TicketSnapshot, *, support_address: str, follow_url: str
+    ticket: TicketSnapshot,
+    *,
+    support_address: str,
+    follow_url: str,
+    first_interaction: InteractionSummary | None = None,
 ) -> OutgoingEmail | None:
-    """The 'we have your request' email, threaded with the customer's message."""
+    """The 'we have your request' email, threaded with the customer's message.
+
+    None for a ticket opened from an auto-reply (`first_interaction.auto_submitted`): answering
+    an out-of-office or a list mail tells nobody anything, and two auto-responders answering each
+    other is a mail loop.
+    """
     if ticket.requester is None:
+        return None
+    if first_interaction is not None and first_interaction.auto_submitted:
         return None
     domain = support_address.partition("@")[2] or "ticketstream.local"
     name = ticket.requester.name or "there"

@@ -55,6 +55,7 @@ def create_router(
                     event.ticket,
                     support_address=settings.support_address,
                     follow_url=follow_url(event.ticket),
+                    first_interaction=event.first_interaction,
                 )
             ]
         elif isinstance(event, TicketInteractionAdded):

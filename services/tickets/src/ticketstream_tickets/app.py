@@ -21,6 +21,7 @@ from ticketstream_tickets import (
     store_directory,
     store_listing,
     store_routing,
+    store_threading,
     store_vocabulary,
 )
 from ticketstream_tickets.settings import Settings
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             **store_routing.INDEXES,
             **store_directory.INDEXES,
             **store_customers.INDEXES,
+            **store_threading.INDEXES,
         },
     )
     routing_store = store_routing.RoutingStore(platform.database)
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routing=routing_store,
         customers=customer_store,
         vocabulary=vocabulary_store,
+        threads=store_threading.ThreadIndex(platform.database),
     )
     list_store = store_listing.TicketListStore(platform.database)
     platform.background.append(list_store.backfill_search_terms)

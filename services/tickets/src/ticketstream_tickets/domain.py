@@ -27,6 +27,7 @@ from ticketstream.contracts.models import (
 REF_PREFIX = "TKT-"
 REF_PATTERN = re.compile(r"^TKT-([0-9]{4,})$", re.IGNORECASE)
 MAX_TITLE_LENGTH = 200
+MAX_REFERENCES_KEPT = 20
 SYSTEM_ACTOR = "system"
 
 
@@ -79,7 +80,13 @@ def cc_people(event: InboundMessageReceived, *, support_address: str) -> tuple[P
     )
 
 
+AUTO_REPLY_TAG = "auto-reply"
+
+
 def new_ticket_from_email(event: InboundMessageReceived, *, support_address: str) -> NewTicket:
+    """The ticket a customer's email opens. The description keeps the whole text, quoted history
+    included: when no thread matched, that history is the agent's only context. A machine-written
+    message (out-of-office, list mail) still opens a ticket, tagged so agents can filter it."""
     return NewTicket(
         title=title_from_subject(event.subject),
         description=event.text_body,
@@ -87,6 +94,7 @@ def new_ticket_from_email(event: InboundMessageReceived, *, support_address: str
         requester=event.sender,
         email_thread_id=event.email_thread_id,
         cc=cc_people(event, support_address=support_address),
+        tags=(AUTO_REPLY_TAG,) if event.auto_submitted else (),
     )
 
 
@@ -131,17 +139,37 @@ def open_ticket(
     )
 
 
+def message_text(event: InboundMessageReceived) -> tuple[str, str | None]:
+    """(body_text, full_text) of an inbound message: the new text of a reply when ingest cut
+    quoted history off, with the whole text kept for staff; the whole text alone otherwise."""
+    reply = event.reply_text
+    if reply is None or not reply.strip() or reply == event.text_body:
+        return event.text_body, None
+    return reply, event.text_body
+
+
 def inbound_interaction(
-    event: InboundMessageReceived, *, interaction_id: str, now: datetime
+    event: InboundMessageReceived,
+    *,
+    interaction_id: str,
+    now: datetime,
+    threading_reason: str | None = None,
 ) -> InteractionSummary:
+    body, full_text = message_text(event)
     return InteractionSummary(
         id=interaction_id,
         type=InteractionType.EMAIL_INBOUND,
         customer_visible=InteractionType.EMAIL_INBOUND in CUSTOMER_VISIBLE_INTERACTIONS,
         author=event.sender,
-        body_text=event.text_body,
+        body_text=body,
+        full_text=full_text,
         message_id=event.message_id,
+        subject=event.subject,
+        in_reply_to=event.in_reply_to,
+        references=event.references[-MAX_REFERENCES_KEPT:],
         attachments=event.attachments,
+        auto_submitted=event.auto_submitted,
+        threading_reason=threading_reason,
         created_at=now,
     )
 

@@ -13,6 +13,7 @@ from ticketstream.contracts import parse_event, topics
 from ticketstream.contracts.events import (
     InboundCsatSubmitted,
     InboundMessageReceived,
+    NotifyDelivered,
     SlaBreached,
     SlaClockResumed,
     SlaClockRetargeted,
@@ -68,11 +69,16 @@ def create_router(settings: Settings, store: TicketStore) -> KafkaRouter:
     @router.subscriber(
         settings.topic(topics.NOTIFY),
         title="tickets/notify",
-        description="Delivery reports of outbound emails update their interactions' delivery status.",
+        description=(
+            "Delivery reports of outbound emails update their interactions' delivery status; the "
+            "Message-IDs of delivered notification emails are remembered, so answers to them thread."
+        ),
         **consumer_options(settings),
     )
     async def on_notify_event(message: KafkaMessage) -> None:
         envelope = parse_event(message.headers, message.body)
+        if isinstance(envelope.data, NotifyDelivered):
+            await store.remember_notification(envelope.data, now=datetime.now(UTC))
         if report := delivery_report(envelope.data):
             await store.record_delivery(envelope, report, now=datetime.now(UTC))
 

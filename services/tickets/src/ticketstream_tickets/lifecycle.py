@@ -417,6 +417,33 @@ def customer_message(
     return steps
 
 
+def inbound_messages(
+    ticket: TicketSnapshot,
+    interactions: Sequence[InteractionSummary],
+    *,
+    counts_as_reply: bool,
+    actor: str,
+    now: datetime,
+) -> list[Step]:
+    """An inbound message threaded onto the ticket, logged with why it landed here.
+
+    The customer's reply reopens a resolved or waiting ticket. An auto-reply (`counts_as_reply`
+    False: out-of-office, list mail) is recorded and changes nothing else, whatever the status.
+    """
+    steps: list[Step] = []
+    current = ticket
+    for interaction in interactions:
+        step = interaction_step(current, interaction, actor=actor, now=now)
+        if interaction.threading_reason:
+            why = FieldChange("threading_reason", None, interaction.threading_reason)
+            step = replace(step, changes=(*step.changes, why))
+        steps.append(step)
+        current = step.ticket
+    if counts_as_reply and steps and ticket.status in REOPENED_BY_CUSTOMER:
+        steps.append(status_step(current, TicketStatus.OPEN, actor=actor, now=now))
+    return steps
+
+
 def follow_up_of(closed: TicketSnapshot, request: NewTicket) -> NewTicket:
     """A closed ticket is never reopened: the customer's new message opens a linked ticket."""
     return replace(

@@ -19,7 +19,7 @@ from ticketstream.auth import (
     Role,
     verify_magic_link,
 )
-from ticketstream.contracts.events import InteractionSummary
+from ticketstream.contracts.events import ChatAuthorRole, InteractionSummary
 from ticketstream.contracts.models import InteractionType, Person, TicketSnapshot
 from ticketstream_tickets import domain
 from ticketstream_tickets.api import MAX_PAGE_SIZE, ListStoreDep, TicketStoreDep, not_found, rule_error
@@ -38,6 +38,7 @@ from ticketstream_tickets.store_customers import CustomerStore
 router = APIRouter(prefix="/v1/portal/tickets", tags=["customer portal"])
 
 FROM_SUPPORT = frozenset({InteractionType.EMAIL_OUTBOUND})
+SUPPORT_CHAT_ROLES = frozenset({ChatAuthorRole.AGENT, ChatAuthorRole.BOT})
 
 
 def require_customer(principal: CurrentPrincipal) -> Principal:
@@ -63,8 +64,13 @@ def portal_ticket(ticket: TicketSnapshot) -> PortalTicketView:
 
 
 def portal_message(interaction: InteractionSummary) -> PortalInteractionView:
-    # Staff-written messages carry their author's staff id (a logged SMS, a reply).
-    from_support = interaction.type in FROM_SUPPORT or interaction.author_id is not None
+    # Staff-written messages carry their author's staff id (a logged SMS, a reply); a chat
+    # transcript marks its agents' and bots' lines by role.
+    from_support = (
+        interaction.type in FROM_SUPPORT
+        or interaction.author_id is not None
+        or interaction.chat_role in SUPPORT_CHAT_ROLES
+    )
     author = interaction.author
     return PortalInteractionView(
         id=interaction.id,

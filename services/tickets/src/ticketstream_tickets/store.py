@@ -19,9 +19,11 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from ticketstream.contracts import Envelope, encode_event
 from ticketstream.contracts.events import (
     AttachmentRef,
+    InboundChannel,
     InboundCsatSubmitted,
     InboundMessageReceived,
     InteractionSummary,
+    NotifyDelivered,
     SlaBreached,
     SlaClockResumed,
     SlaClockRetargeted,
@@ -38,31 +40,45 @@ from ticketstream.contracts.models import InteractionType, Person, TicketSnapsho
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
-from ticketstream_tickets import actions, delivery, domain, lifecycle, listing
+from ticketstream_tickets import actions, delivery, domain, email_threading, intake, lifecycle, listing
+from ticketstream_tickets.email_threading import MessageKind
 from ticketstream_tickets.store_customers import CustomerStore
+from ticketstream_tickets.store_documents import (
+    ACTIVITY,
+    COUNTERS,
+    INTERACTIONS,
+    TICKETS,
+    interaction_document,
+    interaction_of,
+    ref_query,
+    ticket_document,
+    ticket_of,
+)
 from ticketstream_tickets.store_routing import RoutingStore
+from ticketstream_tickets.store_threading import ThreadIndex
 from ticketstream_tickets.store_vocabulary import VocabularyStore
+from ticketstream_tickets.vocabulary import ManagedList
 
 T = TypeVar("T")
 
-TICKETS = "tickets"
-INTERACTIONS = "interactions"
-ACTIVITY = "activity"
-COUNTERS = "counters"
 TICKET_REF_COUNTER = "ticket_ref"
 log = logging.getLogger(__name__)
 
 CONSUMER = "tickets"
 # SLA events whose due time is the clock's new due time (a pause has none until it resumes).
 DUE_DATE_EVENTS = (SlaClockStarted, SlaClockRetargeted, SlaClockResumed)
-STORAGE_ONLY_FIELDS = frozenset({"_id", "number", "search_terms"})
 MAX_REFERENCES = 20
+# Hops from a merged or closed ticket to where its conversation continues; a chain longer than
+# this is cut (the message lands on the last ticket reached).
+MAX_REDIRECTS = 10
 
 INDEXES: IndexPlan = {
     TICKETS: [
         IndexModel([("ref", ASCENDING)], unique=True),
         IndexModel([("number", DESCENDING)], unique=True),
         IndexModel([("email_thread_id", ASCENDING)], sparse=True),
+        # Where a message on a closed ticket goes when the ticket already has a follow-up.
+        IndexModel([("follow_up_of", ASCENDING), ("number", DESCENDING)], sparse=True),
         IndexModel([("assignee_ids", ASCENDING), ("status", ASCENDING)]),
         *(
             IndexModel([(field, ASCENDING), ("archived", ASCENDING), ("number", DESCENDING)])
@@ -79,20 +95,6 @@ INDEXES: IndexPlan = {
         IndexModel([("at", DESCENDING)]),
     ],
 }
-
-
-def ticket_document(ticket: TicketSnapshot) -> Document:
-    document = ticket.model_dump(mode="python")
-    document["_id"] = document.pop("id")
-    number = domain.parse_ref(ticket.ref)
-    document["number"] = number
-    document["search_terms"] = listing.search_terms_of(ticket)
-    return document
-
-
-def _ref_query(ref_or_id: str) -> dict[str, Any]:
-    number = domain.parse_ref(ref_or_id)
-    return {"number": number} if number is not None else {"_id": ref_or_id}
 
 
 def _activity_document(step: lifecycle.Step, *, actor: str) -> Document:
@@ -124,23 +126,6 @@ def _plain(value: object) -> object:
     return value
 
 
-def ticket_of(document: Document) -> TicketSnapshot:
-    fields = {key: value for key, value in document.items() if key not in STORAGE_ONLY_FIELDS}
-    return TicketSnapshot.model_validate({"id": document["_id"], **fields})
-
-
-def _interaction_document(ticket_id: str, interaction: InteractionSummary) -> Document:
-    document = interaction.model_dump(mode="python")
-    document["_id"] = document.pop("id")
-    document["ticket_id"] = ticket_id
-    return document
-
-
-def _interaction_of(document: Document) -> InteractionSummary:
-    fields = {key: value for key, value in document.items() if key not in {"_id", "ticket_id"}}
-    return InteractionSummary.model_validate({"id": document["_id"], **fields})
-
-
 class TicketStore:
     def __init__(
         self,
@@ -153,6 +138,7 @@ class TicketStore:
         routing: RoutingStore,
         customers: CustomerStore,
         vocabulary: VocabularyStore,
+        threads: ThreadIndex,
     ):
         self._client = client
         self._database = database
@@ -162,6 +148,7 @@ class TicketStore:
         self._customers = customers
         self._vocabulary = vocabulary
         self._support_address = support_address
+        self._threads = threads
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -180,46 +167,134 @@ class TicketStore:
     async def apply_inbound_message(
         self, envelope: Envelope, event: InboundMessageReceived, *, now: datetime
     ) -> TicketSnapshot | None:
-        """Turn an inbound email into a new ticket, or a message on its thread's ticket.
+        """Thread an inbound message onto its ticket, or open a ticket from it, saying why.
 
-        A reply to a resolved or waiting ticket reopens it; a reply to a closed ticket opens a
-        linked follow-up ticket. Returns None when this event was applied before (redelivery).
+        `email_threading.decide` picks the ticket; a merged ticket hands the message on to the
+        ticket it was merged into, a closed one to its newest follow-up. A customer's message
+        reopens a resolved or waiting ticket and, on a closed one, opens a linked follow-up; an
+        auto-reply is only recorded. A Message-ID seen before is never applied twice. Returns None
+        when this event was applied before (redelivery).
         """
 
         async def work(session: Session) -> TicketSnapshot:
-            interaction = domain.inbound_interaction(event, interaction_id=str(uuid.uuid4()), now=now)
-            existing = await self._database[TICKETS].find_one(
-                {"email_thread_id": event.email_thread_id}, sort=[("number", DESCENDING)], session=session
+            own = email_threading.normalised_message_id(event.message_id)
+            known = await self._threads.known(session, [own, *email_threading.candidates(event)])
+            if (seen := known.get(own)) is not None:
+                # The same email delivered again under another event id, or our own mail come back.
+                log.warning("inbound %s is already the %s of %s: not applied again", own, seen.kind, seen.ref)
+                return await self._current(session, seen.ticket_id)
+            decision = email_threading.decide(event, await self._threads.facts(session, event, known=known))
+            if decision.ticket_id is None:
+                return await self._open_from_inbound(session, event, decision.reason, now=now)
+            ticket, notes = await self._landing_ticket(session, decision.ticket_id)
+            outcome, note = email_threading.landing(ticket, event)
+            reason = email_threading.with_notes(decision.reason, [*notes, *([note] if note else [])])
+            if outcome is email_threading.Landing.FOLLOW_UP:
+                return await self._open_from_inbound(session, event, reason, follow_up_of=ticket, now=now)
+            interactions = self._inbound_interactions(event, reason, now=now)
+            steps = lifecycle.inbound_messages(
+                ticket,
+                interactions,
+                counts_as_reply=outcome is email_threading.Landing.MESSAGE,
+                actor=event.sender.email,
+                now=now,
             )
-            request = domain.new_ticket_from_email(event, support_address=self._support_address)
-            if existing is None:
-                ticket = await self._insert_ticket(
-                    session,
-                    request,
-                    actor=event.sender.email,
-                    now=now,
-                    first_interaction=interaction,
-                    route=True,
-                )
-                return ticket
-            ticket = ticket_of(existing)
-            if ticket.merged_into:
-                # The conversation continues on the ticket it was merged into.
-                ticket = await self._current(session, ticket.merged_into)
-            if ticket.status is TicketStatus.CLOSED:
-                follow_up = await self._insert_ticket(
-                    session,
-                    lifecycle.follow_up_of(ticket, request),
-                    actor=event.sender.email,
-                    now=now,
-                    first_interaction=interaction,
-                )
-                return follow_up
-            steps = lifecycle.customer_message(ticket, interaction, actor=event.sender.email, now=now)
-            await self._insert_interaction(session, ticket.id, interaction)
-            return await self._commit_steps(session, ticket, steps, actor=event.sender.email)
+            await self._insert_interactions(session, ticket.id, interactions)
+            updated = await self._commit_steps(session, ticket, steps, actor=event.sender.email)
+            await self._threads.remember(
+                session,
+                message_id=own,
+                ticket=updated,
+                kind=MessageKind.INBOUND,
+                now=now,
+                interaction_id=interactions[0].id,
+            )
+            return updated
 
         return await self._apply_event(envelope, work)
+
+    async def remember_notification(self, event: NotifyDelivered, *, now: datetime) -> None:
+        """Remember the Message-ID of an email notify delivered about a ticket (acknowledgement,
+        check-in), so that the customer's answer to it threads onto the ticket."""
+        if event.channel != "email" or not (event.message_id and event.ticket_id and event.ref):
+            return
+        await self._threads.remember_notification(
+            message_id=event.message_id, ticket_id=event.ticket_id, ref=event.ref, now=now
+        )
+
+    def _inbound_interactions(
+        self, event: InboundMessageReceived, reason: str, *, now: datetime
+    ) -> list[InteractionSummary]:
+        return intake.interactions(
+            event,
+            interaction_id=str(uuid.uuid4()),
+            now=now,
+            threading_reason=reason,
+            support_address=self._support_address,
+        )
+
+    async def _open_from_inbound(
+        self,
+        session: Session,
+        event: InboundMessageReceived,
+        reason: str,
+        *,
+        now: datetime,
+        follow_up_of: TicketSnapshot | None = None,
+    ) -> TicketSnapshot:
+        """A new ticket (or a closed ticket's follow-up) from an inbound message."""
+        categories = (
+            (await self._vocabulary.load(session)).categories
+            if event.channel is InboundChannel.PORTAL
+            else ManagedList()
+        )
+        opened = intake.new_ticket(event, support_address=self._support_address, categories=categories)
+        auto_reply = email_threading.auto_reply_note(event)
+        reason = email_threading.with_notes(reason, [*opened.notes, *([auto_reply] if auto_reply else [])])
+        request = (
+            opened.request if follow_up_of is None else lifecycle.follow_up_of(follow_up_of, opened.request)
+        )
+        interactions = self._inbound_interactions(event, reason, now=now)
+        ticket = await self._insert_ticket(
+            session,
+            request,
+            actor=event.sender.email,
+            now=now,
+            interactions=interactions,
+            notes=(
+                lifecycle.FieldChange("threading_reason", None, reason),
+                *(lifecycle.FieldChange("intake_note", None, note) for note in opened.notes),
+            ),
+            route=follow_up_of is None,
+        )
+        await self._threads.remember(
+            session,
+            message_id=event.message_id,
+            ticket=ticket,
+            kind=MessageKind.INBOUND,
+            now=now,
+            interaction_id=interactions[0].id,
+        )
+        return ticket
+
+    async def _landing_ticket(self, session: Session, ticket_id: str) -> tuple[TicketSnapshot, list[str]]:
+        """The ticket a message for `ticket_id` lands on, and the hops on the way: a merged ticket's
+        conversation continues where it was merged, a closed ticket's on its newest follow-up."""
+        ticket = await self._current(session, ticket_id)
+        notes: list[str] = []
+        for _ in range(MAX_REDIRECTS):
+            if ticket.merged_into:
+                kept = await self._current(session, ticket.merged_into)
+                notes.append(email_threading.merged_note(ticket, kept))
+            elif ticket.status is TicketStatus.CLOSED and (
+                follow_up := await self._threads.latest_follow_up(session, ticket)
+            ):
+                kept = follow_up
+                notes.append(email_threading.follow_up_note(ticket, kept))
+            else:
+                break
+            ticket = kept
+        return ticket, notes
 
     async def apply_sla_event(
         self, envelope: Envelope, event: SlaEvent, *, now: datetime
@@ -286,7 +361,7 @@ class TicketStore:
             if earlier is not None and earlier["created_at"] > event.submitted_at:
                 return None
             await self._database[INTERACTIONS].replace_one(
-                {"_id": form.id}, _interaction_document(ticket.id, form), upsert=True, session=session
+                {"_id": form.id}, interaction_document(ticket.id, form), upsert=True, session=session
             )
             actor = ticket.requester.email if ticket.requester else "customer"
             steps = lifecycle.csat_recorded(ticket, event.csat, actor=actor, now=now)
@@ -312,7 +387,7 @@ class TicketStore:
             document = await self._database[INTERACTIONS].find_one(reply, session=session)
             if document is None:
                 return None
-            email = _interaction_of(document)
+            email = interaction_of(document)
             if not delivery.supersedes(report, email.delivery_status):
                 return None
             await self._database[INTERACTIONS].update_one(
@@ -376,7 +451,18 @@ class TicketStore:
                 now=now,
                 attachments=attachments,
             )
-            return await self._commit_interaction(session, ticket, steps, actor=author_id)
+            updated, reply = await self._commit_interaction(session, ticket, steps, actor=author_id)
+            if reply.message_id:
+                # The customer's answer will name this Message-ID in In-Reply-To or References.
+                await self._threads.remember(
+                    session,
+                    message_id=reply.message_id,
+                    ticket=updated,
+                    kind=MessageKind.OUTBOUND,
+                    now=now,
+                    interaction_id=reply.id,
+                )
+            return updated, reply
 
         return await self._run(work)
 
@@ -493,11 +579,13 @@ class TicketStore:
             )
             if document is None:
                 raise InteractionNotFoundError(interaction_id)
-            request = actions.split(original, _interaction_of(document), title=title)
+            request = actions.split(original, interaction_of(document), title=title)
             new_ticket = await self._insert_ticket(session, request, actor=actor, now=now)
             await self._database[INTERACTIONS].update_one(
                 {"_id": interaction_id}, {"$set": {"ticket_id": new_ticket.id}}, session=session
             )
+            if document.get("message_id"):
+                await self._threads.move(session, message_id=document["message_id"], to=new_ticket)
             steps = actions.split_step(original, new_ticket=new_ticket, actor=actor, now=now)
             return await self._commit_steps(session, original, steps, actor=actor), new_ticket
 
@@ -520,7 +608,7 @@ class TicketStore:
     async def _current(
         self, session: Session, ref_or_id: str, *, expected_version: int | None = None
     ) -> TicketSnapshot:
-        document = await self._database[TICKETS].find_one(_ref_query(ref_or_id), session=session)
+        document = await self._database[TICKETS].find_one(ref_query(ref_or_id), session=session)
         if document is None:
             raise TicketNotFoundError(ref_or_id)
         ticket = ticket_of(document)
@@ -583,12 +671,14 @@ class TicketStore:
         *,
         actor: str,
         now: datetime,
-        first_interaction: InteractionSummary | None = None,
+        interactions: Sequence[InteractionSummary] = (),
+        notes: Sequence[lifecycle.FieldChange] = (),
         route: bool = False,
     ) -> TicketSnapshot:
-        """Insert a new ticket with its ref, customer, first interaction, log entry and event.
+        """Insert a new ticket with its ref, customer, first interactions, log entry and event.
 
         `route`: apply the routing rules (new requests; follow-ups and splits keep their team).
+        `notes`: how the ticket came to be, for its first activity log entry.
         """
         if route:
             request = await self._routing.route(session, request)
@@ -611,12 +701,17 @@ class TicketStore:
             now=now,
         )
         await self._database[TICKETS].insert_one(ticket_document(ticket), session=session)
-        if first_interaction is not None:
-            await self._insert_interaction(session, ticket.id, first_interaction)
-        created = lifecycle.versioned(TicketCreated, ticket, actor=actor, now=now)
+        await self._insert_interactions(session, ticket.id, interactions)
+        created = lifecycle.versioned(
+            TicketCreated,
+            ticket,
+            actor=actor,
+            now=now,
+            first_interaction=interactions[0] if interactions else None,
+        )
+        changes = (*_routing_change(request), *notes)
         await self._database[ACTIVITY].insert_one(
-            _activity_document(lifecycle.Step(ticket, created, _routing_change(request)), actor=actor),
-            session=session,
+            _activity_document(lifecycle.Step(ticket, created, changes), actor=actor), session=session
         )
         await self._publish(session, created)
         return ticket
@@ -637,8 +732,17 @@ class TicketStore:
         self, session: Session, ticket_id: str, interaction: InteractionSummary
     ) -> None:
         await self._database[INTERACTIONS].insert_one(
-            _interaction_document(ticket_id, interaction), session=session
+            interaction_document(ticket_id, interaction), session=session
         )
+
+    async def _insert_interactions(
+        self, session: Session, ticket_id: str, interactions: Sequence[InteractionSummary]
+    ) -> None:
+        if interactions:
+            await self._database[INTERACTIONS].insert_many(
+                [interaction_document(ticket_id, interaction) for interaction in interactions],
+                session=session,
+            )
 
     async def _save(self, session: Session, ticket: TicketSnapshot, *, expected_version: int) -> None:
         result = await self._database[TICKETS].replace_one(
@@ -657,7 +761,7 @@ class TicketStore:
     # --- reads ----------------------------------------------------------------------------
 
     async def get(self, ref_or_id: str) -> TicketSnapshot | None:
-        document = await self._database[TICKETS].find_one(_ref_query(ref_or_id))
+        document = await self._database[TICKETS].find_one(ref_query(ref_or_id))
         return ticket_of(document) if document else None
 
     async def activity_log(
@@ -696,8 +800,11 @@ class TicketStore:
         if customer_visible_only:
             # Filtered in the query: non-visible interactions never leave the database.
             query["customer_visible"] = True
-        documents = await self._database[INTERACTIONS].find(query).sort("created_at", 1).to_list()
-        return [_interaction_of(document) for document in documents]
+        # Ties (chat lines sent in the same millisecond) keep their order by id (see intake).
+        documents = (
+            await self._database[INTERACTIONS].find(query).sort([("created_at", 1), ("_id", 1)]).to_list()
+        )
+        return [interaction_of(document) for document in documents]
 
 
 class InteractionNotFoundError(LookupError):

@@ -10,7 +10,8 @@ from pymongo import ASCENDING, DESCENDING
 from ticketstream.contracts.models import TicketSnapshot
 from ticketstream.db import Database, Document
 from ticketstream_tickets import listing
-from ticketstream_tickets.store import COUNTERS, TICKET_REF_COUNTER, TICKETS, ticket_of
+from ticketstream_tickets.store import TICKET_REF_COUNTER
+from ticketstream_tickets.store_documents import COUNTERS, TICKETS, ticket_of
 
 log = logging.getLogger(__name__)
 

@@ -151,40 +151,6 @@ class InboundBounceReceived(Event):
 # --- ticketstream.tickets.v1 (producer: tickets) --------------------------------------------
 
 
-class TicketEvent(Event):
-    """Every ticket event carries the id, ref, version after the change and the full ticket."""
-
-    topic: ClassVar[str] = topics.TICKETS
-
-    ticket_id: str
-    ref: str
-    sequence: int = Field(ge=1, description="The ticket's version after this change")
-    actor: str | None = Field(None, description="Who made the change: user id, or 'system'")
-    occurred_at: datetime
-    ticket: TicketSnapshot
-
-
-class TicketCreated(TicketEvent):
-    event_type: ClassVar[str] = "ticket.created"
-
-
-class TicketUpdated(TicketEvent):
-    event_type: ClassVar[str] = "ticket.updated"
-    changed_fields: list[str] = Field(default_factory=list)
-
-
-class TicketStatusChanged(TicketEvent):
-    event_type: ClassVar[str] = "ticket.status_changed"
-    from_status: TicketStatus
-    to_status: TicketStatus
-
-
-class TicketAssigned(TicketEvent):
-    event_type: ClassVar[str] = "ticket.assigned"
-    previous_assignee_ids: list[str] = Field(default_factory=list)
-    reason: str | None = None
-
-
 class InteractionSummary(Contract):
     id: str
     type: InteractionType
@@ -206,7 +172,58 @@ class InteractionSummary(Contract):
     threading_reason: str | None = Field(
         None, description="Why an inbound message landed on this ticket, e.g. 'matched References to ...'"
     )
+    full_text: str | None = Field(
+        None,
+        description=(
+            "Staff only: the whole inbound text with quoted history, when body_text holds only the new "
+            "reply; None when body_text is the whole message"
+        ),
+    )
+    chat_role: ChatAuthorRole | None = Field(
+        None, description="Of a CHAT line: whether the customer, an agent or a bot wrote it"
+    )
     created_at: datetime
+
+
+class TicketEvent(Event):
+    """Every ticket event carries the id, ref, version after the change and the full ticket."""
+
+    topic: ClassVar[str] = topics.TICKETS
+
+    ticket_id: str
+    ref: str
+    sequence: int = Field(ge=1, description="The ticket's version after this change")
+    actor: str | None = Field(None, description="Who made the change: user id, or 'system'")
+    occurred_at: datetime
+    ticket: TicketSnapshot
+
+
+class TicketCreated(TicketEvent):
+    event_type: ClassVar[str] = "ticket.created"
+    first_interaction: InteractionSummary | None = Field(
+        None,
+        description=(
+            "The message the ticket was opened from (an email, portal form or chat's first line), if any; "
+            "its auto_submitted flag tells whether a machine wrote it"
+        ),
+    )
+
+
+class TicketUpdated(TicketEvent):
+    event_type: ClassVar[str] = "ticket.updated"
+    changed_fields: list[str] = Field(default_factory=list)
+
+
+class TicketStatusChanged(TicketEvent):
+    event_type: ClassVar[str] = "ticket.status_changed"
+    from_status: TicketStatus
+    to_status: TicketStatus
+
+
+class TicketAssigned(TicketEvent):
+    event_type: ClassVar[str] = "ticket.assigned"
+    previous_assignee_ids: list[str] = Field(default_factory=list)
+    reason: str | None = None
 
 
 class TicketInteractionAdded(TicketEvent):
