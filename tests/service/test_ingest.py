@@ -5,6 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import smtplib
+import ssl
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -135,3 +138,67 @@ async def test_readyz_is_503_until_the_database_answers(infra_env):
     assert response.status_code == 503
     assert response.json()["checks"]["database"].startswith("unreachable")
     assert response.json()["checks"]["consumers"] == "starting"
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A throwaway certificate and key for the SMTP listener's STARTTLS."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ticketstream.local")])
+    now = datetime.now(UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "smtp.pem", directory / "smtp.key"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+async def test_smtp_offers_starttls_when_a_certificate_is_configured(infra_env, tmp_path):
+    cert_file, key_file = self_signed_certificate(tmp_path)
+    settings = settings_from(
+        infra_env,
+        Settings,
+        smtp_port=free_port(),
+        smtp_tls_cert_file=str(cert_file),
+        smtp_tls_key_file=str(key_file),
+    )
+    await prepare_topics(settings)
+    raw = make_email(subject="Over TLS", message_id="<tls1@example.com>")
+
+    def converse() -> tuple[bool, bool]:
+        with smtplib.SMTP(settings.http_host, settings.smtp_port, timeout=10) as smtp:
+            smtp.ehlo()
+            offered = smtp.has_extn("starttls")
+            context = ssl.create_default_context()
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE  # the test's own self-signed certificate
+            smtp.starttls(context=context)
+            smtp.ehlo()
+            encrypted = isinstance(smtp.sock, ssl.SSLSocket)
+            assert smtp.sendmail("robin@example.com", ["support@ticketstream.local"], raw) == {}
+        return offered, encrypted
+
+    async with running(create_app(settings)):
+        offered, encrypted = await asyncio.to_thread(converse)
+    records = await read_topic(
+        settings.kafka_bootstrap, settings.topic(topics.INBOUND), until=lambda r: len(r) >= 1
+    )
+    assert (offered, encrypted) == (True, True)
+    assert [json.loads(r.value)["subject"] for r in records] == ["Over TLS"]
