@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from ticketstream.contracts.events import (
+    ChatAuthorRole,
     InteractionSummary,
     SlaTarget,
     TicketArchived,
@@ -199,6 +200,7 @@ def test_a_customer_message_after_the_first_response_awaits_the_next_response_un
             answered_at,
         ),
     )
+    answered = state
     before_first_answer = on(
         TicketInteractionAdded(
             **common(snapshot(), T0), interaction=_interaction(InteractionType.EMAIL_INBOUND, T0)
@@ -229,6 +231,26 @@ def test_a_customer_message_after_the_first_response_awaits_the_next_response_un
         state,
         again_at,
     )
+    out_of_office = on(
+        TicketInteractionAdded(
+            **common(snapshot(), wrote_at),
+            interaction=_interaction(InteractionType.EMAIL_INBOUND, wrote_at).model_copy(
+                update={"auto_submitted": True}
+            ),
+        ),
+        answered,
+        wrote_at,
+    )
+    agent_chat_line = on(
+        TicketInteractionAdded(
+            **common(snapshot(), wrote_at),
+            interaction=_interaction(InteractionType.CHAT, wrote_at).model_copy(
+                update={"chat_role": ChatAuthorRole.AGENT}
+            ),
+        ),
+        answered,
+        wrote_at,
+    )
     replied = on(
         TicketInteractionAdded(
             **common(snapshot(), again_at),
@@ -244,6 +266,8 @@ def test_a_customer_message_after_the_first_response_awaits_the_next_response_un
     ]
     assert wrote_again.events == [], "the oldest unanswered message keeps counting"
     assert staff_sms.events == [], "a contact logged by staff is not a customer message"
+    assert out_of_office.events == [], "an auto-reply is not the customer waiting for an answer"
+    assert agent_chat_line.events == [], "an agent's chat line is not a customer message"
     assert [(e.event_type, e.target) for e in replied.events] == [("sla.met", SlaTarget.NEXT_RESPONSE)]
     state = apply(state, replied)
     later = T0 + timedelta(hours=5)

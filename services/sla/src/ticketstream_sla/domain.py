@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from ticketstream.contracts.events import (
+    ChatAuthorRole,
     SlaBreached,
     SlaClockCancelled,
     SlaClockPaused,
@@ -219,7 +220,14 @@ def _is_public_reply(event: TicketInteractionAdded) -> bool:
 
 
 def _is_customer_message(event: TicketInteractionAdded) -> bool:
-    return event.interaction.type in CUSTOMER_MESSAGES and event.interaction.author_id is None
+    """A message the customer wrote: not staff's, not an auto-reply, not an agent's or bot's chat line."""
+    interaction = event.interaction
+    return (
+        interaction.type in CUSTOMER_MESSAGES
+        and interaction.author_id is None
+        and not interaction.auto_submitted
+        and interaction.chat_role in (None, ChatAuthorRole.CUSTOMER)
+    )
 
 
 def _await_next_response(
