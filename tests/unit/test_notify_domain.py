@@ -22,6 +22,7 @@ from ticketstream_notify.domain import (
     InAppNotification,
     OutgoingEmail,
     acknowledgement_email,
+    interaction_notifications,
     new_ticket_notifications,
     next_attempt_at,
     principal_recipients,
@@ -177,6 +178,14 @@ def first_email(*, auto_submitted: bool) -> InteractionSummary:
         auto_submitted=auto_submitted,
         created_at=NOW,
     )
+
+
+def test_staff_hear_of_a_customer_message_but_not_of_an_auto_reply() -> None:
+    assigned = ticket(assignee_ids=["alice"])
+    person = interaction_notifications(assigned, first_email(auto_submitted=False))
+    machine = interaction_notifications(assigned, first_email(auto_submitted=True))
+    assert [(n.recipient, n.kind) for n in person] == [("user:alice", "ticket.customer_replied")]
+    assert machine == []
 
 
 def test_no_acknowledgement_for_a_ticket_opened_from_an_auto_reply() -> None:

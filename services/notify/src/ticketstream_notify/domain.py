@@ -162,8 +162,9 @@ CUSTOMER_MESSAGE_TYPES = frozenset({InteractionType.EMAIL_INBOUND, InteractionTy
 def interaction_notifications(
     ticket: TicketSnapshot, interaction: InteractionSummary
 ) -> list[InAppNotification]:
-    """Staff hear when the customer writes, and when a note @mentions them."""
-    if interaction.type in CUSTOMER_MESSAGE_TYPES:
+    """Staff hear when the customer writes (not when their auto-responder does), and when a
+    note @mentions them."""
+    if interaction.type in CUSTOMER_MESSAGE_TYPES and not interaction.auto_submitted:
         who = interaction.author.email if interaction.author else "the customer"
         return [
             InAppNotification(
