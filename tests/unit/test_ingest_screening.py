@@ -8,6 +8,7 @@ import pytest
 
 from ticketstream_ingest.domain import ParsedEmail, parse_email
 from ticketstream_ingest.noise import auto_submitted_reason
+from ticketstream_ingest.sanitise import sanitise_html
 from ticketstream_ingest.screening import HoldReason, screen_rate, screen_sender
 from ticketstream_ingest.signatures import signature_problem, webhook_signature
 
@@ -119,3 +120,59 @@ def test_webhook_signature_round_trip_and_every_failure():
         problem(now=NOW.replace(hour=13))
         == "the signature timestamp is 3600 s away from now (tolerance 300 s)"
     )
+
+
+@pytest.mark.parametrize("stamp", ["²", "9" * 400, "1" * 5000, "-5", "12.5"])
+def test_webhook_timestamps_that_are_not_plain_seconds_are_refused_not_crashed(stamp):
+    problem = signature_problem(
+        "k" * 16, timestamp=stamp, signature="sha256=00", body=b"", now=NOW, tolerance_seconds=300
+    )
+    assert problem == "X-Ticketstream-Timestamp is not a Unix time in seconds"
+
+
+def test_sanitised_html_keeps_structure_and_own_images_only():
+    html = (
+        '<p style="x" onclick="steal()">Hi <b>there</b><script>alert(1)</script>'
+        '<img src="https://tracker.example/p.gif"><img src="cid:logo@x" alt="logo">'
+        '<a href="javascript:alert(1)">bad</a><a href="https://docs.example">docs</a>'
+        "<iframe src=x></iframe><form><input name=a></form></p>"
+    )
+    assert sanitise_html(html) == (
+        '<p>Hi <b>there</b><img><img src="cid:logo@x" alt="logo">'
+        '<a rel="noopener noreferrer nofollow">bad</a>'
+        '<a href="https://docs.example" rel="noopener noreferrer nofollow">docs</a></p><p></p>'
+    )
+
+
+def test_a_huge_message_makes_a_bounded_event_that_says_it_was_cut():
+    from email.message import EmailMessage
+
+    from ticketstream.contracts import encode_event
+    from ticketstream.contracts.events import InboundChannel
+    from ticketstream_ingest.domain import MAX_EVENT_TEXT_BYTES, message_event
+
+    message = EmailMessage()
+    message["From"] = "ana@example.com"
+    message["Subject"] = "logs"
+    message["References"] = " ".join(f"<r{n}@example.com>" for n in range(2000))
+    message.set_content("é" * 300_000)
+    parsed = parse_email(message.as_bytes(), support_address=SUPPORT)
+    event = message_event(
+        parsed, inbound_id="i", channel=InboundChannel.SMTP, now=NOW, html_body=None, attachments=[]
+    )
+    small = message_event(
+        parsed_from("ana@example.com"),
+        inbound_id="j",
+        channel=InboundChannel.SMTP,
+        now=NOW,
+        html_body=None,
+        attachments=[],
+    )
+    assert event.truncated is True and small.truncated is False
+    assert len(event.text_body.encode()) <= MAX_EVENT_TEXT_BYTES and event.text_body == "é" * (
+        MAX_EVENT_TEXT_BYTES // 2
+    )
+    assert event.references[0] == "<r0@example.com>" and event.references[-1] == "<r1999@example.com>"
+    assert len(event.references) == 50
+    assert event.email_thread_id == "<r0@example.com>"
+    assert len(encode_event(event, service="ingest", key="k").value) < 400_000

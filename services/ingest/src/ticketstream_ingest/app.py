@@ -45,7 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         platform.mongo, platform.database, on_commit=platform.relay.poke
     )
     csat_store = store_csat.CsatStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
-    email_intake = EmailIntake(inbound_store, quarantine_store, settings)
+    rate_store = store_rates.RateStore(platform.database)
+    email_intake = EmailIntake(inbound_store, quarantine_store, rate_store, settings)
     platform.broker.include_router(handlers.create_router(settings, request_store))
     if settings.smtp_port:
         listener = SmtpListener(email_intake, settings)
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.email_intake = email_intake
     app.state.quarantine_store = quarantine_store
     app.state.request_store = request_store
-    app.state.rate_store = store_rates.RateStore(platform.database)
+    app.state.rate_store = rate_store
     app.state.csat_store = csat_store
     app.state.attachment_store = store_files.AttachmentStore(platform.database)
     app.state.imap_connector = imap_connector

@@ -203,8 +203,27 @@ def _check_looks_like_email(raw: bytes) -> None:
 def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str] = ()) -> ParsedEmail:
     """Parse `raw` or raise InvalidEmailError with a reason a sender can act on.
 
-    `delivered_to` are envelope recipients known from the transport (SMTP RCPT TO).
+    `delivered_to` are envelope recipients known from the transport (SMTP RCPT TO). Whatever
+    else the standard library trips over in hostile input (nesting deep enough to exhaust the
+    stack, codecs that raise odd errors) is reported as InvalidEmailError too, never raised raw.
     """
+    try:
+        return _parse(raw, support_address=support_address, delivered_to=delivered_to)
+    except InvalidEmailError:
+        raise
+    except (
+        RecursionError,
+        UnicodeError,
+        LookupError,
+        ValueError,
+        TypeError,
+        AttributeError,
+        IndexError,
+    ) as error:
+        raise InvalidEmailError(f"the message could not be parsed ({type(error).__name__})") from error
+
+
+def _parse(raw: bytes, *, support_address: str, delivered_to: Sequence[str]) -> ParsedEmail:
     _check_looks_like_email(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default guarantees it
@@ -251,6 +270,28 @@ def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str]
     )
 
 
+# Kafka refuses records over 1 MB by default, and tickets repeats the text in its own events:
+# what goes out is bounded, and the raw message keeps everything.
+MAX_EVENT_TEXT_BYTES = 128 * 1024
+MAX_EVENT_HTML_BYTES = 256 * 1024
+MAX_EVENT_REFERENCES = 50
+
+
+def clip_utf8(text: str, max_bytes: int) -> tuple[str, bool]:
+    """`text` cut to at most `max_bytes` of UTF-8 (never inside a character); whether it was cut."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    if len(encoded) <= max_bytes:
+        return text, False
+    return encoded[:max_bytes].decode("utf-8", "ignore"), True
+
+
+def _bounded_references(references: list[str]) -> tuple[list[str], bool]:
+    """The root (first) and the newest references: those that thread a reply."""
+    if len(references) <= MAX_EVENT_REFERENCES:
+        return references, False
+    return [references[0], *references[-(MAX_EVENT_REFERENCES - 1) :]], True
+
+
 def message_event(
     parsed: ParsedEmail,
     *,
@@ -260,30 +301,42 @@ def message_event(
     html_body: str | None,
     attachments: list[AttachmentRef],
 ) -> InboundMessageReceived:
-    """The `inbound.message.received` event of an accepted message."""
+    """The `inbound.message.received` event of an accepted message, bounded in size.
+
+    `html_body` is the sanitised HTML; sanitise `clip_utf8(parsed.html_body, MAX_EVENT_HTML_BYTES)`
+    so that a cut never leaves a broken tag behind.
+    """
+    text, text_cut = clip_utf8(parsed.text_body, MAX_EVENT_TEXT_BYTES)
+    reply, reply_cut = (
+        clip_utf8(parsed.reply_text, MAX_EVENT_TEXT_BYTES) if parsed.reply_text else (None, False)
+    )
+    html, html_cut = clip_utf8(html_body, MAX_EVENT_HTML_BYTES) if html_body else (html_body, False)
+    html_cut = html_cut or bool(parsed.html_body and len(parsed.html_body.encode()) > MAX_EVENT_HTML_BYTES)
+    references, references_cut = _bounded_references(parsed.references)
     return InboundMessageReceived(
         inbound_id=inbound_id,
         channel=channel,
         message_id=parsed.message_id,
         in_reply_to=parsed.in_reply_to,
-        references=parsed.references,
+        references=references,
         email_thread_id=parsed.thread_root,
         sender=parsed.sender,
         recipients=parsed.recipients,
         cc=parsed.cc,
         subject=parsed.subject,
-        text_body=parsed.text_body,
-        html_body=html_body,
+        text_body=text,
+        html_body=html,
         attachments=attachments,
         auto_submitted=parsed.auto_submitted,
         auto_submitted_reason=parsed.auto_submitted_reason,
         received_at=now,
-        reply_text=parsed.reply_text,
+        reply_text=reply,
         addressed_ref=parsed.addressed_ref,
         subject_ref=parsed.subject_ref,
         sender_domain=parsed.sender_domain,
         sender_free_mail=parsed.sender_free_mail,
         authentication=parsed.authentication,
+        truncated=text_cut or reply_cut or html_cut or references_cut,
     )
 
 

@@ -10,25 +10,32 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from ticketstream.contracts.events import AttachmentRef, InboundChannel
 from ticketstream_ingest.attachments import describe_email_attachments
 from ticketstream_ingest.domain import (
+    MAX_EVENT_HTML_BYTES,
     InvalidEmailError,
     NotAnEmailError,
     ParsedEmail,
     bounce_event,
+    clip_utf8,
     message_event,
     parse_email,
 )
+from ticketstream_ingest.rate_limits import RateScope
 from ticketstream_ingest.sanitise import sanitise_html
 from ticketstream_ingest.screening import Hold, HoldReason, screen_rate, screen_sender
 from ticketstream_ingest.settings import Settings
 from ticketstream_ingest.store import AcceptStatus, InboundStore, MessageKind, Received
 from ticketstream_ingest.store_files import StoredFile
 from ticketstream_ingest.store_quarantine import QuarantineState, QuarantineStore
+from ticketstream_ingest.store_rates import RateStore
+
+# Mail loops are counted per sender in clock hours (a loop sends hundreds an hour).
+LOOP_WINDOW = timedelta(hours=1)
 
 
 class IntakeStatus(StrEnum):
@@ -51,9 +58,12 @@ class ReleaseError(Exception):
 
 
 class EmailIntake:
-    def __init__(self, store: InboundStore, quarantine: QuarantineStore, settings: Settings) -> None:
+    def __init__(
+        self, store: InboundStore, quarantine: QuarantineStore, rates: RateStore, settings: Settings
+    ) -> None:
         self._store = store
         self._quarantine = quarantine
+        self._rates = rates
         self._settings = settings
 
     async def receive(
@@ -122,10 +132,12 @@ class EmailIntake:
         )
         if hold is not None or not self._settings.inbound_sender_limit_per_hour:
             return hold
-        count = await self._store.count_from_sender(sender=parsed.sender.email, now=now)
+        counts = await self._rates.hit(
+            channel="email", keys={RateScope.SENDER: parsed.sender.email}, now=now, window=LOOP_WINDOW
+        )
         return screen_rate(
             sender=parsed.sender.email,
-            count_this_hour=count,
+            count_this_hour=counts[RateScope.SENDER].current,
             limit_per_hour=self._settings.inbound_sender_limit_per_hour,
         )
 
@@ -157,7 +169,11 @@ class EmailIntake:
                     inbound_id=inbound_id,
                     channel=channel,
                     now=now,
-                    html_body=sanitise_html(parsed.html_body) if parsed.html_body else None,
+                    html_body=(
+                        sanitise_html(clip_utf8(parsed.html_body, MAX_EVENT_HTML_BYTES)[0])
+                        if parsed.html_body
+                        else None
+                    ),
                     attachments=[file.ref for file in files],
                 ),
                 event_key=parsed.thread_root,

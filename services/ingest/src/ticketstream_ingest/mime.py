@@ -46,7 +46,7 @@ def decode_text(data: bytes, charset: str | None) -> str:
     for candidate in _charsets_to_try(charset):
         try:
             return data.decode(candidate)
-        except (LookupError, UnicodeDecodeError):
+        except (LookupError, UnicodeError):  # UnicodeError: codecs such as idna raise the base class
             if candidate == "utf-8" and (mostly := _mostly_utf8(data)) is not None:
                 return mostly
     return data.decode("latin-1")  # every byte sequence decodes as latin-1
@@ -179,14 +179,20 @@ def _decoded_payload(part: Message) -> bytes | None:
     base64 is decoded here, dropping an incomplete final group.
     """
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
-    raw = part.get_payload()
-    if encoding == "base64" and isinstance(raw, str):
-        return _lenient_base64(raw)
     try:
+        raw = part.get_payload()
+        if encoding == "base64" and isinstance(raw, str):
+            return _lenient_base64(raw)
         payload = part.get_payload(decode=True)
-    except Exception:  # noqa: BLE001 - broken transfer encodings come in many shapes
-        return None
+    except Exception:  # noqa: BLE001 - broken encodings and charsets fail in many shapes
+        payload = _undecoded_bytes(part)
     return payload if isinstance(payload, bytes) else None
+
+
+def _undecoded_bytes(part: Message) -> bytes | None:
+    """The payload as the parser stored it (8-bit bytes are kept as surrogate escapes)."""
+    raw = getattr(part, "_payload", None)  # the stdlib accessors would decode again and fail again
+    return raw.encode("utf-8", "surrogateescape") if isinstance(raw, str) else None
 
 
 def _lenient_base64(text: str) -> bytes:

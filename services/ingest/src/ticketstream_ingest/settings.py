@@ -83,7 +83,10 @@ class Settings(PlatformSettings):
         description="Portal requests per client address (IPv6: per /64) per hour (HTTP 429); 0 turns it off",
     )
     chat_max_bytes: int = Field(
-        2 * 1024 * 1024, ge=1024, description="Largest accepted chat transcript request body (HTTP 413)"
+        256 * 1024,
+        ge=1024,
+        le=512 * 1024,
+        description="Largest chat transcript request body (HTTP 413); bounded so its event fits Kafka",
     )
     trusted_proxy_hops: int = Field(
         0,

@@ -12,6 +12,7 @@ import hmac
 from datetime import datetime
 
 SIGNATURE_PREFIX = "sha256="
+MAX_TIMESTAMP_DIGITS = 12
 
 
 def webhook_signature(secret: str, *, timestamp: str, body: bytes) -> str:
@@ -32,7 +33,7 @@ def signature_problem(
     """Why the signature does not hold, or None when it does."""
     if not timestamp or not signature:
         return "the request has no X-Ticketstream-Timestamp and X-Ticketstream-Signature headers"
-    if not timestamp.isdigit():
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_TIMESTAMP_DIGITS):
         return "X-Ticketstream-Timestamp is not a Unix time in seconds"
     age = now.timestamp() - int(timestamp)
     if abs(age) > tolerance_seconds:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
-from pymongo import IndexModel, ReturnDocument
+from pymongo import IndexModel
 from pymongo.errors import DuplicateKeyError
 
 from ticketstream.contracts import encode_event
@@ -19,14 +19,12 @@ from ticketstream_ingest.store_files import StoredFile, store_file
 
 MESSAGES = "messages"
 RAW_CHUNKS = "raw_chunks"
-SENDER_COUNTS = "sender_counts"
 # BSON documents stop at 16 MB; raw messages may be larger, so their bytes are chunked.
 RAW_CHUNK_BYTES = 4 * 1024 * 1024
 
 INDEXES: IndexPlan = {
     MESSAGES: [IndexModel([("dedupe_key", 1)], unique=True, name="dedupe_key_unique")],
     RAW_CHUNKS: [IndexModel([("inbound_id", 1), ("n", 1)], unique=True)],
-    SENDER_COUNTS: [IndexModel([("expires_at", 1)], expireAfterSeconds=0)],
 }
 
 
@@ -127,20 +125,6 @@ class InboundStore:
         """Id of the message accepted before with this de-duplication key, if any."""
         existing = await self._database[MESSAGES].find_one({"dedupe_key": dedupe_key}, {"_id": 1})
         return str(existing["_id"]) if existing else None
-
-    async def count_from_sender(self, *, sender: str, now: datetime) -> int:
-        """Count one more message from `sender` in the current clock hour; returns the new count.
-
-        One counter document per sender and hour, shared by every replica, expired by a TTL index.
-        """
-        hour = now.replace(minute=0, second=0, microsecond=0)
-        counter = await self._database[SENDER_COUNTS].find_one_and_update(
-            {"_id": f"{sender}|{hour.isoformat()}"},
-            {"$inc": {"count": 1}, "$setOnInsert": {"expires_at": hour + timedelta(hours=2)}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(counter["count"]) if counter else 1
 
     async def raw_message(self, inbound_id: str) -> bytes | None:
         chunks = await self._database[RAW_CHUNKS].find({"inbound_id": inbound_id}).sort("n", 1).to_list()

@@ -124,6 +124,10 @@ class InboundMessageReceived(Event):
     transcript: list[ChatLine] = Field(
         default_factory=list, description="A chat conversation, line by line (channel CHAT)"
     )
+    truncated: bool = Field(
+        False,
+        description="Text, HTML or References were cut to keep the event small; ingest keeps the raw message",
+    )
 
 
 class InboundCsatSubmitted(Event):
