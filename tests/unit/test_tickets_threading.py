@@ -23,7 +23,6 @@ from ticketstream_tickets.email_threading import (
     SenderRelation,
     ThreadingDecision,
     ThreadingFacts,
-    TicketRef,
     Via,
     auto_reply_note,
     candidates,
@@ -166,13 +165,30 @@ def test_a_known_message_id_wins_over_a_ticket_ref_in_the_subject() -> None:
 
 def test_the_thread_root_is_the_fallback_of_tickets_older_than_the_message_id_index() -> None:
     event = message(in_reply_to="<gone@x>", email_thread_id="<root@x>")
-    facts = ThreadingFacts(known={}, thread_root=TicketRef("id-TKT-0003", "TKT-0003"))
+    facts = ThreadingFacts(
+        known={}, thread_root=HintedTicket("id-TKT-0003", "TKT-0003", SenderRelation.REQUESTER)
+    )
 
     decision = decide(event, facts)
 
     assert decision.via is Via.THREAD_ROOT
-    assert decision.reason == "matched the thread root Message-ID of TKT-0003"
+    assert decision.reason == "matched the thread root Message-ID of TKT-0003 and the sender is its requester"
     assert decision.ticket_id == "id-TKT-0003"
+
+
+def test_a_thread_root_shared_with_a_stranger_does_not_put_their_mail_on_the_ticket() -> None:
+    # Two customers answer the same newsletter: its Message-ID is both threads' root.
+    event = message(in_reply_to="<newsletter@x>", email_thread_id="<newsletter@x>")
+    facts = ThreadingFacts(
+        known={}, thread_root=HintedTicket("id-TKT-0003", "TKT-0003", SenderRelation.STRANGER), hints={}
+    )
+
+    decision = decide(event, facts)
+
+    assert decision.via is Via.NEW and decision.ticket_id is None
+    assert decision.reason == (
+        "the thread root Message-ID is that of TKT-0003 but the sender is not one of its contacts: new ticket"
+    )
 
 
 @pytest.mark.parametrize(

@@ -47,12 +47,6 @@ class KnownMessage:
     kind: MessageKind
 
 
-@dataclass(frozen=True)
-class TicketRef:
-    ticket_id: str
-    ref: str
-
-
 class SenderRelation(StrEnum):
     REQUESTER = "its requester"
     CONTACT = "one of its contacts"
@@ -74,7 +68,7 @@ class ThreadingFacts:
     names no ticket is absent."""
 
     known: Mapping[str, KnownMessage]
-    thread_root: TicketRef | None = None
+    thread_root: HintedTicket | None = None
     hints: Mapping[str, HintedTicket] | None = None
 
 
@@ -167,15 +161,23 @@ def decide(event: InboundMessageReceived, facts: ThreadingFacts) -> ThreadingDec
     matched = header_match(event, facts.known)
     if matched is not None:
         return matched
-    if facts.thread_root is not None:
-        root = facts.thread_root
-        return ThreadingDecision(
-            via=Via.THREAD_ROOT,
-            reason=f"matched the thread root Message-ID of {root.ref}",
-            ticket_id=root.ticket_id,
-            ref=root.ref,
-        )
     ignored: list[str] = []
+    root = facts.thread_root
+    if root is not None:
+        # The root is whatever the sender's References start with (often a newsletter or a
+        # forward others reply to as well), so it only counts from the ticket's own people.
+        if root.sender is not SenderRelation.STRANGER:
+            return ThreadingDecision(
+                via=Via.THREAD_ROOT,
+                reason=(
+                    f"matched the thread root Message-ID of {root.ref} and the sender is {root.sender.value}"
+                ),
+                ticket_id=root.ticket_id,
+                ref=root.ref,
+            )
+        ignored.append(
+            f"the thread root Message-ID is that of {root.ref} but the sender is {root.sender.value}"
+        )
     for via, ref in hinted_refs(event):
         words = HINT_WORDS[via]
         hinted = (facts.hints or {}).get(ref)

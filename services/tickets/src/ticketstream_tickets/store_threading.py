@@ -15,14 +15,14 @@ from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from ticketstream.contracts.events import InboundMessageReceived
 from ticketstream.contracts.models import TicketSnapshot
-from ticketstream.db import Database, IndexPlan, Session
+from ticketstream.db import Database, Document, IndexPlan, Session
 from ticketstream_tickets import domain, email_threading
 from ticketstream_tickets.email_threading import (
     HintedTicket,
     KnownMessage,
     MessageKind,
+    SenderRelation,
     ThreadingFacts,
-    TicketRef,
 )
 from ticketstream_tickets.store_customers import CUSTOMERS
 from ticketstream_tickets.store_documents import TICKETS, ticket_of
@@ -117,19 +117,32 @@ class ThreadIndex:
             return ThreadingFacts(known={})
         if email_threading.header_match(event, known) is not None:
             return ThreadingFacts(known=known)
-        root = await self._thread_root(session, event.email_thread_id)
-        if root is not None:
+        sender_id = await self._sender_customer_id(session, event)
+        root = await self._thread_root(session, event, sender_id)
+        if root is not None and root.sender is not SenderRelation.STRANGER:
             return ThreadingFacts(known=known, thread_root=root)
-        return ThreadingFacts(known=known, hints=await self._hints(session, event))
+        return ThreadingFacts(
+            known=known, thread_root=root, hints=await self._hints(session, event, sender_id)
+        )
 
-    async def _thread_root(self, session: Session, thread_id: str) -> TicketRef | None:
+    async def _sender_customer_id(self, session: Session, event: InboundMessageReceived) -> str | None:
+        customer = await self._database[CUSTOMERS].find_one(
+            {"email": event.sender.email.strip().lower()}, {"_id": 1}, session=session
+        )
+        return str(customer["_id"]) if customer else None
+
+    async def _thread_root(
+        self, session: Session, event: InboundMessageReceived, sender_id: str | None
+    ) -> HintedTicket | None:
         # The newest ticket of the thread: a follow-up shares its closed ticket's root.
         document = await self._database[TICKETS].find_one(
-            {"email_thread_id": thread_id}, {"ref": 1}, sort=[("number", DESCENDING)], session=session
+            {"email_thread_id": event.email_thread_id}, sort=[("number", DESCENDING)], session=session
         )
-        return TicketRef(ticket_id=document["_id"], ref=document["ref"]) if document else None
+        return self._hinted(document, event, sender_id) if document else None
 
-    async def _hints(self, session: Session, event: InboundMessageReceived) -> dict[str, HintedTicket]:
+    async def _hints(
+        self, session: Session, event: InboundMessageReceived, sender_id: str | None
+    ) -> dict[str, HintedTicket]:
         refs = {ref for _, ref in email_threading.hinted_refs(event)}
         if not refs:
             return {}
@@ -137,19 +150,16 @@ class ThreadIndex:
         documents = (
             await self._database[TICKETS].find({"number": {"$in": numbers}}, session=session).to_list()
         )
-        customer = await self._database[CUSTOMERS].find_one(
-            {"email": event.sender.email.strip().lower()}, {"_id": 1}, session=session
+        hinted = (self._hinted(document, event, sender_id) for document in documents)
+        return {ticket.ref: ticket for ticket in hinted}
+
+    @staticmethod
+    def _hinted(document: Document, event: InboundMessageReceived, sender_id: str | None) -> HintedTicket:
+        ticket = ticket_of(document)
+        relation = email_threading.sender_relation(
+            ticket, sender_email=event.sender.email, sender_customer_id=sender_id
         )
-        hints: dict[str, HintedTicket] = {}
-        for document in documents:
-            ticket = ticket_of(document)
-            relation = email_threading.sender_relation(
-                ticket,
-                sender_email=event.sender.email,
-                sender_customer_id=customer["_id"] if customer else None,
-            )
-            hints[ticket.ref] = HintedTicket(ticket_id=ticket.id, ref=ticket.ref, sender=relation)
-        return hints
+        return HintedTicket(ticket_id=ticket.id, ref=ticket.ref, sender=relation)
 
     async def latest_follow_up(self, session: Session, closed: TicketSnapshot) -> TicketSnapshot | None:
         """The newest follow-up of a closed ticket, if any: the conversation goes on there."""
