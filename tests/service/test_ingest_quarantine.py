@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -129,7 +130,7 @@ async def test_own_and_blocked_senders_are_held(settings, sender, reason, detail
     assert [(i["reason"], i["sender"]) for i in items] == [(reason, sender.lower())]
 
 
-async def test_a_bounce_is_published_as_bounce_news_not_as_a_customer_message(settings):
+async def test_a_bounce_is_published_as_bounce_news_and_a_delay_notice_not_at_all(settings):
     await prepare_topics(settings)
     bounce = (
         b"From: Mail Delivery System <MAILER-DAEMON@mx.example.net>\r\n"
@@ -148,8 +149,16 @@ async def test_a_bounce_is_published_as_bounce_news_not_as_a_customer_message(se
         b"From: support@ticketstream.local\r\nMessage-ID: <reply-7@ticketstream.local>\r\n"
         b"--B--\r\n"
     )
+    delayed = (
+        bounce.replace(b"Action: failed\r\nStatus: 5.1.1", b"Action: delayed\r\nStatus: 4.4.1")
+        .replace(b"<dsn-1@mx.example.net>", b"<dsn-0@mx.example.net>")
+        .replace(b"Undelivered Mail Returned to Sender", b"Delayed Mail (still being retried)")
+    )
     async with running(create_app(settings)) as client:
+        notice = await client.post("/v1/inbound/email", content=delayed, headers=RFC822)
         answer = await client.post("/v1/inbound/email", content=bounce, headers=RFC822)
+        await asyncio.sleep(1)  # a wrongly published delay notice would be on the topic by now
+    assert notice.json()["status"] == "accepted"  # kept, but no one's request and no failure
     assert answer.json()["status"] == "accepted"
     (event,) = await inbound_events(settings, 1)
     assert isinstance(event, InboundBounceReceived)

@@ -1,8 +1,9 @@
 """The email corpus in tests/data/email: each message's expected outcome, from the team's notes.
 
-`expected.json` says, per file, whether the message is a customer message, a bounce, held in
-quarantine or refused, and the fields that must come out of it exactly. Keys a file does not
-list are not checked for it; every file lists its outcome and every parsed one its reply text.
+`expected.json` says, per file, whether the message is a customer message, a bounce, a delivery
+notice that is no failure, held in quarantine or refused, and the fields that must come out of
+it exactly. Keys a file does not list are not checked for it; every file lists its outcome and
+every parsed one its reply text.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def test_corpus_message(name: str) -> None:
         return
     parsed = parse_email(raw, support_address=SUPPORT)
     assert (parsed.bounce is not None) is (outcome == "bounce")
+    assert parsed.delivery_notice is (outcome == "notice")
     assert "reply_text" in expected, "every parsed message says what its new text is"
     check_text(parsed, expected)
     fields = {

@@ -36,14 +36,15 @@ def parse_bounce(message: Message, *, from_mailer_daemon: bool, text: str) -> Bo
     A delivery report that only says "delayed", "delivered", "relayed" or "expanded" is not a
     failure and yields None, like any message that is not a report.
     """
-    if _is_delivery_report(message):
+    if is_delivery_report(message):
         return _from_delivery_status(message)
     if from_mailer_daemon:
         return _from_plain_text(text)
     return None
 
 
-def _is_delivery_report(message: Message) -> bool:
+def is_delivery_report(message: Message) -> bool:
+    """A delivery-status notification (RFC 3464), whatever it reports."""
     return (
         message.get_content_type() == "multipart/report"
         and str(message.get_param("report-type", "", header="content-type")).lower() == "delivery-status"

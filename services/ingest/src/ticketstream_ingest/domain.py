@@ -27,7 +27,7 @@ from ticketstream.contracts.events import (
     InboundMessageReceived,
 )
 from ticketstream.contracts.models import Person
-from ticketstream_ingest.bounces import BounceReport, parse_bounce
+from ticketstream_ingest.bounces import BounceReport, is_delivery_report, parse_bounce
 from ticketstream_ingest.mime import RawAttachment, html_to_text, read_body
 from ticketstream_ingest.noise import MAILER_DAEMON, auto_submitted_reason
 from ticketstream_ingest.replies import extract_reply
@@ -79,6 +79,8 @@ class ParsedEmail:
     html_body: str | None = None
     attachments: tuple[RawAttachment, ...] = ()
     bounce: BounceReport | None = None
+    # A delivery report that is not a failure (delayed, delivered, relayed): news, not a request.
+    delivery_notice: bool = False
     addressed_ref: str | None = None
     subject_ref: str | None = None
     authentication: AuthenticationVerdicts | None = None
@@ -260,13 +262,16 @@ def _parse(raw: bytes, *, support_address: str, delivered_to: Sequence[str]) -> 
         html_body=body.html,
         attachments=body.attachments,
         bounce=bounce,
+        delivery_notice=bounce is None and is_delivery_report(message),
         addressed_ref=_addressed_ref(
             [*(a.lower() for a in delivered_to), *recipients, *cc, *_addresses(message, *DELIVERY_HEADERS)],
             support_address,
         ),
         subject_ref=_subject_ref(subject),
         authentication=_authentication(message),
-        reply_text=None if bounce else _reply_text(body.text, body.html, subject),
+        reply_text=None
+        if bounce or is_delivery_report(message)
+        else _reply_text(body.text, body.html, subject),
     )
 
 

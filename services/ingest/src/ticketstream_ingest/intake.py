@@ -145,7 +145,20 @@ class EmailIntake:
         self, raw: bytes, parsed: ParsedEmail, channel: InboundChannel, now: datetime
     ) -> IntakeResult:
         inbound_id = str(uuid.uuid4())
-        if parsed.bounce is not None:
+        if parsed.delivery_notice:
+            # "Delayed" or "delivered" reports: kept (and visible to admins in the raw store), but
+            # they are no customer's request and not a failure of a reply, so nothing is published.
+            received = Received(
+                inbound_id=inbound_id,
+                parsed=parsed,
+                raw=raw,
+                channel=channel,
+                kind=MessageKind.DELIVERY_NOTICE,
+                event=None,
+                event_key=parsed.thread_root,
+                received_at=now,
+            )
+        elif parsed.bounce is not None:
             received = Received(
                 inbound_id=inbound_id,
                 parsed=parsed,

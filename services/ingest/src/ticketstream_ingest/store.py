@@ -36,6 +36,7 @@ class AcceptStatus(StrEnum):
 class MessageKind(StrEnum):
     MESSAGE = "message"
     BOUNCE = "bounce"
+    DELIVERY_NOTICE = "delivery_notice"
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class Received:
     raw: bytes
     channel: InboundChannel
     kind: MessageKind
-    event: Event
+    event: Event | None  # a delivery notice is kept, not published
     event_key: str
     received_at: datetime
     files: tuple[StoredFile, ...] = ()
@@ -90,11 +91,12 @@ class InboundStore:
                 await store_file(
                     self._database, session, owner_id=received.inbound_id, file=file, now=received.received_at
                 )
-            await enqueue(
-                self._database,
-                session,
-                encode_event(received.event, service="ingest", key=received.event_key),
-            )
+            if received.event is not None:
+                await enqueue(
+                    self._database,
+                    session,
+                    encode_event(received.event, service="ingest", key=received.event_key),
+                )
 
         try:
             await run_in_transaction(self._client, work)
