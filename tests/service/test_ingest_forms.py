@@ -36,6 +36,7 @@ from ticketstream.contracts.models import Csat, Person, Priority, TicketType
 from ticketstream.csat_tokens import issue_csat_token, token_id_of
 from ticketstream_ingest.app import create_app
 from ticketstream_ingest.settings import Settings
+from ticketstream_ingest.signatures import webhook_signature
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4
 
@@ -393,6 +394,47 @@ async def test_unusable_chat_transcripts_are_refused_with_the_line_at_fault(sett
     assert empty.status_code == 422
     assert empty.json()["error"]["details"][0]["location"] == ["body", "transcript"]
     assert not_json.status_code == 415
+
+
+async def test_with_a_chat_secret_only_signed_transcripts_are_taken(infra_env):
+    settings = settings_from(infra_env, Settings, smtp_port=0, chat_secret="chat-widget-secret-1")
+    await prepare_topics(settings)
+    now = datetime.now(UTC)
+    body = json.dumps(
+        {
+            "email": unique_email(),
+            "transcript": [
+                {"author_role": "customer", "text": "My order is late", "sent_at": now.isoformat()},
+                {"author_role": "agent", "text": "Looking into it", "sent_at": now.isoformat()},
+            ],
+        }
+    ).encode()
+    stamp = str(int(now.timestamp()))
+    signed = {
+        "Content-Type": "application/json",
+        "X-Ticketstream-Timestamp": stamp,
+        "X-Ticketstream-Signature": webhook_signature("chat-widget-secret-1", timestamp=stamp, body=body),
+    }
+    async with running(create_app(settings)) as client:
+        unsigned = await client.post(
+            "/v1/inbound/chat", content=body, headers={"Content-Type": "application/json"}
+        )
+        forged = await client.post(
+            "/v1/inbound/chat",
+            content=body,
+            headers={
+                **signed,
+                "X-Ticketstream-Signature": webhook_signature("guess", timestamp=stamp, body=body),
+            },
+        )
+        accepted = await client.post("/v1/inbound/chat", content=body, headers=signed)
+    assert unsigned.status_code == 401
+    assert "not signed" in unsigned.json()["error"]["message"]
+    assert forged.status_code == 401
+    assert forged.json()["error"]["message"].endswith("the signature does not match the body")
+    assert accepted.status_code == 202
+    [record] = await read_inbound(settings, 1)
+    assert inbound_events([record])[0].channel is InboundChannel.CHAT
 
 
 # --- satisfaction survey -------------------------------------------------------------------------

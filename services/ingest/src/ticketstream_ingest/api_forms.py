@@ -37,6 +37,7 @@ from ticketstream_ingest.models_forms import (
 )
 from ticketstream_ingest.rate_limits import RateScope, address_rate_key, client_address, rate_decision
 from ticketstream_ingest.settings import Settings
+from ticketstream_ingest.signatures import signature_problem
 from ticketstream_ingest.store_files import StoredFile
 from ticketstream_ingest.store_rates import RateStore
 from ticketstream_ingest.store_requests import RequestStore
@@ -208,6 +209,7 @@ async def _enforce_rate_limits(
     summary="A chat conversation (JSON transcript) that becomes a ticket",
     openapi_extra=CHAT_BODY,
     responses={
+        401: {"description": "CHAT_SECRET is set and the signature is missing, stale or wrong"},
         413: {"description": "Larger than TICKETSTREAM_CHAT_MAX_BYTES"},
         415: {"description": "Not JSON"},
         422: {"description": "Not a usable transcript; the details say why"},
@@ -221,6 +223,19 @@ async def submit_chat(
     if kind != JSON:
         raise unsupported(kind, JSON)
     raw = await read_bounded(request, settings.chat_max_bytes)
+    if settings.chat_secret:
+        problem = signature_problem(
+            settings.chat_secret,
+            timestamp=request.headers.get("x-ticketstream-timestamp"),
+            signature=request.headers.get("x-ticketstream-signature"),
+            body=raw,
+            now=now,
+            tolerance_seconds=settings.inbound_webhook_tolerance_seconds,
+        )
+        if problem is not None:
+            # Agents' and bots' lines are shown to the customer as from support: only the chat
+            # system may write them.
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED, f"the chat transcript is not signed: {problem}")
     submission = validated(ChatRequestBody, raw).submission()
     try:
         forms.check_transcript(submission.transcript, now=now)

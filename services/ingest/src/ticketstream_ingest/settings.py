@@ -88,6 +88,9 @@ class Settings(PlatformSettings):
         le=512 * 1024,
         description="Largest chat transcript request body (HTTP 413); bounded so its event fits Kafka",
     )
+    chat_secret: str | None = Field(
+        None, description="When set, POST /v1/inbound/chat must be signed like the email webhook"
+    )
     trusted_proxy_hops: int = Field(
         0,
         ge=0,
