@@ -105,6 +105,10 @@ class EmailIntake:
         entry = await self._quarantine.get(entry_id)
         if entry is None or entry.state is not QuarantineState.HELD:
             raise ReleaseError("no held message with this id")
+        if entry.reason is HoldReason.OVERSIZE:
+            raise ReleaseError(
+                "only the start of this oversize message was kept; it cannot be ingested whole"
+            )
         raw = await self._quarantine.raw(entry_id)
         if raw is None:
             raise ReleaseError("the held message's bytes are missing")

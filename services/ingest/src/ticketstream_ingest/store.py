@@ -70,6 +70,12 @@ async def store_raw(database: Database, session: Session | None, inbound_id: str
     await database[RAW_CHUNKS].insert_many(chunks, session=session)
 
 
+async def read_raw(database: Database, owner_id: str) -> bytes | None:
+    """The raw bytes kept under `owner_id` (an accepted message or a quarantine entry)."""
+    chunks = await database[RAW_CHUNKS].find({"inbound_id": owner_id}).sort("n", 1).to_list()
+    return b"".join(chunk["data"] for chunk in chunks) if chunks else None
+
+
 class InboundStore:
     def __init__(self, client: MongoClient, database: Database, *, on_commit: Callable[[], None]):
         self._client = client
@@ -129,5 +135,4 @@ class InboundStore:
         return str(existing["_id"]) if existing else None
 
     async def raw_message(self, inbound_id: str) -> bytes | None:
-        chunks = await self._database[RAW_CHUNKS].find({"inbound_id": inbound_id}).sort("n", 1).to_list()
-        return b"".join(chunk["data"] for chunk in chunks) if chunks else None
+        return await read_raw(self._database, inbound_id)

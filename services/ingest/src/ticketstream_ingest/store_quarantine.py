@@ -13,7 +13,7 @@ from pymongo.errors import DuplicateKeyError
 from ticketstream.contracts.events import InboundChannel
 from ticketstream.db import Database, Document, IndexPlan
 from ticketstream_ingest.screening import Hold, HoldReason
-from ticketstream_ingest.store import RAW_CHUNKS, store_raw
+from ticketstream_ingest.store import RAW_CHUNKS, read_raw, store_raw
 
 QUARANTINE = "quarantine"
 
@@ -139,8 +139,7 @@ class QuarantineStore:
         return _held_of(document) if document else None
 
     async def raw(self, entry_id: str) -> bytes | None:
-        chunks = await self._database[RAW_CHUNKS].find({"inbound_id": entry_id}).sort("n", 1).to_list()
-        return b"".join(chunk["data"] for chunk in chunks) if chunks else None
+        return await read_raw(self._database, entry_id)
 
     async def resolve(
         self,
