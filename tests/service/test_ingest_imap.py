@@ -20,7 +20,8 @@ import pytest
 from fastapi import FastAPI
 
 from tests.dovecot import DovecotServer, DovecotUnavailableError, start_dovecot
-from tests.helpers import eventually, make_email, prepare_topics, read_topic, running, settings_from
+from tests.helpers import bearer, eventually, make_email, prepare_topics, read_topic, running, settings_from
+from ticketstream.auth import Role
 from ticketstream.contracts import parse_event, topics
 from ticketstream.contracts.events import InboundChannel, InboundMessageReceived
 from ticketstream.db import create_mongo_client
@@ -325,3 +326,35 @@ async def test_a_server_without_idle_is_polled(infra_env, dovecot_without_idle):
         events = await inbound_events(settings, 2)
     assert connector(app).outcomes == Counter({("plain", "accepted"): 2})
     assert subjects(events) == Counter(["before", "after"])
+
+
+async def test_a_message_over_the_size_limit_is_held_with_its_headers_and_left_in_the_mailbox(
+    infra_env, dovecot
+):
+    north = account(dovecot, "north")
+    settings = settings_from(
+        infra_env,
+        Settings,
+        smtp_port=0,
+        imap_mailboxes=[north.mailbox],
+        imap_poll_seconds=1.0,
+        imap_lease_seconds=LEASE_SECONDS,
+        inbound_max_bytes=16 * 1024,
+    )
+    await prepare_topics(settings)
+    await north.append_raw(
+        make_email(subject="Huge export", body="x" * (40 * 1024), message_id="<huge@example.com>")
+    )
+    await north.append("small one after it")
+
+    app = create_app(settings)
+    async with running(app) as client:
+        await caught_up(app, {"north": 2})
+        [event] = await inbound_events(settings, 1)
+        held = (await client.get("/v1/quarantine", headers=bearer(settings, Role.ADMIN))).json()["items"]
+    assert event.subject == "small one after it"
+    assert connector(app).outcomes == Counter({("north", "oversize"): 1, ("north", "accepted"): 1})
+    assert [(h["reason"], h["subject"], h["message_id"], h["channel"]) for h in held] == [
+        ("oversize", "Huge export", "<huge@example.com>", "IMAP")
+    ]
+    assert "only its headers are kept, the message itself stays in IMAP mailbox north" in held[0]["detail"]

@@ -213,7 +213,7 @@ class ImapConnector:
                 if raw is not None:
                     await self._receive(mailbox, uid, raw)
                 elif sizes.get(uid, 0) > self._settings.inbound_max_bytes:
-                    self._skip_oversize(mailbox, uid, sizes[uid])
+                    await self._hold_oversize(mailbox, session, uid, sizes[uid])
                 # Otherwise the UID was expunged between the listing and the fetch.
                 if not await self._store.advance(
                     mailbox=mailbox.name, uidvalidity=session.uidvalidity, uid=uid, now=self._clock()
@@ -237,13 +237,24 @@ class ImapConnector:
             "IMAP mailbox %s: UID %d %s as %s", mailbox.name, uid, result.status.value, result.inbound_id
         )
 
-    def _skip_oversize(self, mailbox: ImapMailbox, uid: int, size: int) -> None:
+    async def _hold_oversize(self, mailbox: ImapMailbox, session: ImapSession, uid: int, size: int) -> None:
+        """Quarantine the headers of a message too large to take, so an admin sees it; the
+        message itself stays in the mailbox."""
+        header = (await session.headers([uid])).get(uid, b"")
+        result = await self._intake.hold_oversize(
+            header,
+            size=size,
+            channel=InboundChannel.IMAP,
+            now=self._clock(),
+            where=f"IMAP mailbox {mailbox.name}",
+        )
         log.warning(
-            "IMAP mailbox %s: message UID %d has %d bytes, above the %d-byte limit; left in the mailbox",
+            "IMAP mailbox %s: message UID %d has %d bytes, above the %d-byte limit; held as %s",
             mailbox.name,
             uid,
             size,
             self._settings.inbound_max_bytes,
+            result.inbound_id,
         )
         self._count(mailbox, "oversize")
 

@@ -118,6 +118,16 @@ class ImapSession:
         except ImapResponseError as error:
             raise ImapError(str(error)) from None
 
+    async def headers(self, uids: Sequence[int]) -> dict[int, bytes]:
+        """The header blocks only: what is kept of a message too large to fetch whole."""
+        answer = await self._ok(
+            "UID FETCH", lambda: self._client.uid("fetch", uid_set(uids), "(UID BODY.PEEK[HEADER])")
+        )
+        try:
+            return fetched_bodies(answer)
+        except ImapResponseError as error:
+            raise ImapError(str(error)) from None
+
     async def wait_for_news(self, seconds: float) -> None:
         """Return when the server reports a change to the folder, or after `seconds`."""
         if not self._client.has_capability("IDLE"):

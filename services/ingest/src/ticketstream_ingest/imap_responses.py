@@ -16,7 +16,7 @@ _UIDVALIDITY = re.compile(rb"\[UIDVALIDITY (\d+)\]", re.IGNORECASE)
 _FETCH = re.compile(rb"^\d+ FETCH \(", re.IGNORECASE)
 _UID = re.compile(rb"\bUID (\d+)", re.IGNORECASE)
 _SIZE = re.compile(rb"\bRFC822\.SIZE (\d+)", re.IGNORECASE)
-_BODY_LITERAL = re.compile(rb"\bBODY\[\] \{\d+\}$", re.IGNORECASE)
+_BODY_LITERAL = re.compile(rb"\bBODY\[(HEADER)?\] \{\d+\}$", re.IGNORECASE)
 
 
 class ImapResponseError(ValueError):
@@ -59,7 +59,8 @@ def fetched_sizes(fetch_lines: Lines) -> dict[int, int]:
 
 
 def fetched_bodies(fetch_lines: Lines) -> dict[int, bytes]:
-    """UID -> raw message from a `UID FETCH ... (UID BODY.PEEK[])` answer.
+    """UID -> raw message (or header block) from a `UID FETCH ... (UID BODY.PEEK[])` answer
+    (or `BODY.PEEK[HEADER]`).
 
     A FETCH line that announces the body literal is followed by the literal and then by the
     rest of the item (")" or, on some servers, " UID 7)"), so the UID is looked for in both.

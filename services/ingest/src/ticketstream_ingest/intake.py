@@ -249,6 +249,23 @@ class EmailIntake:
         )
         return IntakeResult(IntakeStatus.QUARANTINED, outcome.entry_id, None, hold.detail, hold.reason)
 
+    async def hold_oversize(
+        self, header: bytes, *, size: int, channel: InboundChannel, now: datetime, where: str
+    ) -> IntakeResult:
+        """Quarantine the header block of a message too large to take whole (it stays at `where`)."""
+        limit = self._settings.inbound_max_bytes
+        hold = Hold(
+            HoldReason.OVERSIZE,
+            f"the message is {size} bytes, over the limit of {limit}; only its headers are kept, "
+            f"the message itself stays in {where}",
+        )
+        kept = header[:limit]
+        try:
+            parsed = parse_email(kept, support_address=self._settings.support_address)
+        except InvalidEmailError:
+            return await self._hold_raw(kept, hold, channel, now)
+        return await self._hold_parsed(kept, parsed, hold, channel, now)
+
     async def _hold_oversize(self, raw: bytes, channel: InboundChannel, now: datetime) -> IntakeResult:
         limit = self._settings.inbound_max_bytes
         hold = Hold(
