@@ -176,3 +176,19 @@ def test_a_huge_message_makes_a_bounded_event_that_says_it_was_cut():
     assert len(event.references) == 50
     assert event.email_thread_id == "<r0@example.com>"
     assert len(encode_event(event, service="ingest", key="k").value) < 400_000
+
+
+def test_authentication_verdicts_come_only_from_the_trusted_server_when_it_is_named():
+    raw = (
+        b"From: ana@example.com\r\nSubject: hi\r\n"
+        b"Authentication-Results: mx.help.example.test; spf=fail smtp.mailfrom=example.com; dmarc=fail\r\n"
+        b"Authentication-Results: forged.example; spf=pass; dkim=pass; dmarc=pass\r\n\r\nbody"
+    )
+    topmost = parse_email(raw, support_address=SUPPORT).authentication
+    trusted = parse_email(
+        raw, support_address=SUPPORT, trusted_authserv_id="MX.help.example.test"
+    ).authentication
+    unknown = parse_email(raw, support_address=SUPPORT, trusted_authserv_id="mx.other.example").authentication
+    assert topmost is not None and (topmost.spf, topmost.dmarc) == ("fail", "fail")
+    assert trusted is not None and (trusted.spf, trusted.dkim, trusted.dmarc) == ("fail", None, "fail")
+    assert unknown is None

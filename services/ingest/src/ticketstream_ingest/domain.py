@@ -169,13 +169,20 @@ def _subject_ref(subject: str) -> str | None:
     return match.group(1).upper() if match else None
 
 
-def _authentication(message: EmailMessage) -> AuthenticationVerdicts | None:
-    """Verdicts of the topmost Authentication-Results header: the one our receiving server added."""
-    value = _header(message, "Authentication-Results")
-    if not value:
+def _authentication(message: EmailMessage, trusted_server: str | None) -> AuthenticationVerdicts | None:
+    """SPF/DKIM/DMARC verdicts of the receiving server's Authentication-Results header.
+
+    With `trusted_server` (its authserv-id), only a header that server wrote counts: any other
+    could have been written by the sender. Without it, the topmost header is taken.
+    """
+    values = _header_values(message, "Authentication-Results")
+    if trusted_server is not None:
+        wanted = trusted_server.strip().lower()
+        values = [value for value in values if value.split(";", 1)[0].strip().lower() == wanted]
+    if not values:
         return None
     verdicts: dict[str, str] = {}
-    for method, result in AUTHENTICATION_VERDICT.findall(value):
+    for method, result in AUTHENTICATION_VERDICT.findall(values[0]):
         verdicts.setdefault(method.lower(), result.lower())
     return AuthenticationVerdicts.model_validate(verdicts) if verdicts else None
 
@@ -202,15 +209,27 @@ def _check_looks_like_email(raw: bytes) -> None:
         raise NotAnEmailError("the body is not an RFC 5322 message: it does not start with headers")
 
 
-def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str] = ()) -> ParsedEmail:
+def parse_email(
+    raw: bytes,
+    *,
+    support_address: str,
+    delivered_to: Sequence[str] = (),
+    trusted_authserv_id: str | None = None,
+) -> ParsedEmail:
     """Parse `raw` or raise InvalidEmailError with a reason a sender can act on.
 
-    `delivered_to` are envelope recipients known from the transport (SMTP RCPT TO). Whatever
+    `delivered_to` are envelope recipients known from the transport (SMTP RCPT TO);
+    `trusted_authserv_id` names the server whose Authentication-Results count. Whatever
     else the standard library trips over in hostile input (nesting deep enough to exhaust the
     stack, codecs that raise odd errors) is reported as InvalidEmailError too, never raised raw.
     """
     try:
-        return _parse(raw, support_address=support_address, delivered_to=delivered_to)
+        return _parse(
+            raw,
+            support_address=support_address,
+            delivered_to=delivered_to,
+            trusted_authserv_id=trusted_authserv_id,
+        )
     except InvalidEmailError:
         raise
     except (
@@ -225,7 +244,9 @@ def parse_email(raw: bytes, *, support_address: str, delivered_to: Sequence[str]
         raise InvalidEmailError(f"the message could not be parsed ({type(error).__name__})") from error
 
 
-def _parse(raw: bytes, *, support_address: str, delivered_to: Sequence[str]) -> ParsedEmail:
+def _parse(
+    raw: bytes, *, support_address: str, delivered_to: Sequence[str], trusted_authserv_id: str | None
+) -> ParsedEmail:
     _check_looks_like_email(raw)
     message = BytesParser(policy=policy.default).parsebytes(raw)
     if not isinstance(message, EmailMessage):  # pragma: no cover - policy.default guarantees it
@@ -268,7 +289,7 @@ def _parse(raw: bytes, *, support_address: str, delivered_to: Sequence[str]) -> 
             support_address,
         ),
         subject_ref=_subject_ref(subject),
-        authentication=_authentication(message),
+        authentication=_authentication(message, trusted_authserv_id),
         reply_text=None
         if bounce or is_delivery_report(message)
         else _reply_text(body.text, body.html, subject),

@@ -86,7 +86,10 @@ class EmailIntake:
             return await self._hold_oversize(raw, channel, now)
         try:
             parsed = parse_email(
-                raw, support_address=self._settings.support_address, delivered_to=delivered_to
+                raw,
+                support_address=self._settings.support_address,
+                delivered_to=delivered_to,
+                trusted_authserv_id=self._settings.inbound_authserv_id,
             )
         except NotAnEmailError:
             raise

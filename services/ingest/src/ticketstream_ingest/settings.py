@@ -58,6 +58,9 @@ class Settings(PlatformSettings):
     inbound_webhook_tolerance_seconds: int = Field(
         300, ge=1, description="How old a signed webhook timestamp may be"
     )
+    inbound_authserv_id: str | None = Field(
+        None, description="The receiving mail server whose Authentication-Results headers are believed"
+    )
     inbound_attachment_max_bytes: int = Field(
         20 * 1024 * 1024, ge=1024, description="Largest single attachment kept from an inbound email"
     )
