@@ -96,6 +96,21 @@ async def test_a_mail_loop_is_cut_at_the_hourly_limit_and_released_by_an_admin(s
         answers = [await client.post("/v1/inbound/email", content=m, headers=RFC822) for m in mails]
         repeat = await client.post("/v1/inbound/email", content=mails[0], headers=RFC822)
         held = (await client.get("/v1/quarantine?reason=loop", headers=admin)).json()["items"]
+        first_page = (await client.get("/v1/quarantine?reason=loop&limit=1", headers=admin)).json()
+        second_page = (
+            await client.get(
+                "/v1/quarantine",
+                params={"reason": "loop", "limit": 1, "cursor": first_page["next_cursor"]},
+                headers=admin,
+            )
+        ).json()
+        last_page = (
+            await client.get(
+                "/v1/quarantine",
+                params={"reason": "loop", "limit": 1, "cursor": second_page["next_cursor"]},
+                headers=admin,
+            )
+        ).json()
         release = await client.post(f"/v1/quarantine/{held[-1]['id']}/release", headers=admin)
         second_release = await client.post(f"/v1/quarantine/{held[-1]['id']}/release", headers=admin)
 
@@ -103,6 +118,8 @@ async def test_a_mail_loop_is_cut_at_the_hourly_limit_and_released_by_an_admin(s
     assert "sent 4 messages within the hour (limit 3)" in answers[3].json()["reason"]
     assert repeat.json()["status"] == "duplicate"  # a duplicate is not counted against the sender
     assert sorted(i["subject"] for i in held) == ["Loop 3", "Loop 4"]
+    assert [first_page["items"][0]["id"], second_page["items"][0]["id"]] == [i["id"] for i in held]
+    assert (last_page["items"], last_page["next_cursor"]) == ([], None)
     assert release.status_code == 200
     assert release.json()["result"]["status"] == "accepted"
     assert release.json()["entry"]["state"] == "released"

@@ -30,14 +30,17 @@ def get_quarantine_store(request: Request) -> QuarantineStore:
 QuarantineStoreDep = Annotated[QuarantineStore, Depends(get_quarantine_store)]
 
 
-def _cursor_time(cursor: str | None) -> datetime | None:
+def _page_after(cursor: str | None) -> tuple[datetime, str] | None:
     if cursor is None:
         return None
+    stamp, _, entry_id = cursor.partition("|")
     try:
-        parsed = datetime.fromisoformat(cursor)
+        held_at = datetime.fromisoformat(stamp)
     except ValueError as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "cursor is not valid") from error
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if not entry_id:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "cursor is not valid")
+    return (held_at if held_at.tzinfo else held_at.replace(tzinfo=UTC)), entry_id
 
 
 async def _held_or_404(store: QuarantineStore, entry_id: str) -> QuarantineEntryView:
@@ -56,9 +59,9 @@ async def list_quarantine(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
 ) -> QuarantinePage:
-    entries = await store.list_held(state=state, reason=reason, limit=limit, before=_cursor_time(cursor))
+    entries = await store.list_held(state=state, reason=reason, limit=limit, after=_page_after(cursor))
     items = [QuarantineEntryView.of(entry) for entry in entries]
-    next_cursor = items[-1].held_at.isoformat() if len(items) == limit else None
+    next_cursor = f"{items[-1].held_at.isoformat()}|{items[-1].id}" if len(items) == limit else None
     return QuarantinePage(items=items, next_cursor=next_cursor)
 
 

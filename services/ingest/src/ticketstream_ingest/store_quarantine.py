@@ -121,17 +121,29 @@ class QuarantineStore:
         return HoldOutcome(entry_id, already_held=False)
 
     async def list_held(
-        self, *, state: QuarantineState | None, reason: HoldReason | None, limit: int, before: datetime | None
+        self,
+        *,
+        state: QuarantineState | None,
+        reason: HoldReason | None,
+        limit: int,
+        after: tuple[datetime, str] | None,
     ) -> list[HeldMessage]:
-        """Newest first; `before` continues a page after the last `held_at` seen."""
+        """Newest first; `after` (held_at, id of the last entry seen) continues a page, so entries
+        held in the same instant are neither skipped nor repeated."""
         query: Document = {}
         if state is not None:
             query["state"] = state.value
         if reason is not None:
             query["reason"] = reason.value
-        if before is not None:
-            query["held_at"] = {"$lt": before}
-        cursor = self._database[QUARANTINE].find(query).sort("held_at", DESCENDING).limit(limit)
+        if after is not None:
+            held_at, entry_id = after
+            query["$or"] = [{"held_at": {"$lt": held_at}}, {"held_at": held_at, "_id": {"$lt": entry_id}}]
+        cursor = (
+            self._database[QUARANTINE]
+            .find(query)
+            .sort([("held_at", DESCENDING), ("_id", DESCENDING)])
+            .limit(limit)
+        )
         return [_held_of(document) async for document in cursor]
 
     async def get(self, entry_id: str) -> HeldMessage | None:
