@@ -20,7 +20,7 @@ from ticketstream.csat_tokens import (
     verify_csat_token,
 )
 from ticketstream_ingest import csat_page, forms
-from ticketstream_ingest.api_forms import SettingsDep
+from ticketstream_ingest.api import SettingsDep
 from ticketstream_ingest.api_uploads import (
     JSON,
     MULTIPART,

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, status
 
 from ticketstream.contracts.events import AttachmentRef, InboundChannel
 from ticketstream_ingest import forms
+from ticketstream_ingest.api import SettingsDep
 from ticketstream_ingest.api_uploads import (
     JSON,
     MULTIPART,
@@ -60,14 +61,8 @@ def get_rate_store(request: Request) -> RateStore:
     return store
 
 
-def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
 RequestStoreDep = Annotated[RequestStore, Depends(get_request_store)]
 RateStoreDep = Annotated[RateStore, Depends(get_rate_store)]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 # The routes read their bodies themselves (JSON or a form), so OpenAPI is told what they take.
 _PORTAL_SCHEMA = inline_schema(PortalRequestBody)
