@@ -7,15 +7,18 @@ from fastapi import FastAPI
 from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_notify import api, handlers, store
+from ticketstream.settings import Environment
+from ticketstream_notify import api, api_webhooks, handlers, handlers_webhooks, store, store_webhooks
 from ticketstream_notify.dispatcher import MailDispatcher
 from ticketstream_notify.senders import SmtpSender
 from ticketstream_notify.settings import Settings
+from ticketstream_notify.webhook_dispatcher import WebhookDispatcher
+from ticketstream_notify.webhook_sender import WebhookSender
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(settings, indexes=store.INDEXES)
+    platform = ServicePlatform(settings, indexes={**store.INDEXES, **store_webhooks.WEBHOOK_INDEXES})
     notify_store = store.NotifyStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
     sender = SmtpSender(settings.smtp_url, sender=settings.support_address) if settings.smtp_url else None
     dispatcher = MailDispatcher(notify_store, sender)
@@ -23,12 +26,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     platform.broker.include_router(
         handlers.create_router(settings, notify_store, on_mail_queued=dispatcher.poke)
     )
+    webhook_store = store_webhooks.WebhookStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
+    webhook_sender = WebhookSender(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        allow_private=settings.webhook_allow_private,
+        require_https=settings.env is Environment.PRODUCTION,
+    )
+    webhook_dispatcher = WebhookDispatcher(webhook_store, webhook_sender, settings)
+    platform.background.append(webhook_dispatcher.run)
+    platform.broker.include_router(
+        handlers_webhooks.create_webhook_router(
+            settings, webhook_store, on_delivery_queued=webhook_dispatcher.poke
+        )
+    )
     declare_publications(platform.broker, settings, topics.NOTIFY)
     app = create_service_app(
         platform,
         title="Ticketstream notify",
         description="Who hears about what: in-app notifications and customer email.",
-        routers=[api.router],
+        routers=[api.router, api_webhooks.router],
     )
     app.state.notify_store = notify_store
+    app.state.webhook_store = webhook_store
+    app.state.webhook_dispatcher = webhook_dispatcher
     return app

@@ -51,6 +51,7 @@ def staff_recipients(ticket: TicketSnapshot) -> list[str]:
 
 
 MANAGERS = "role:manager"
+ADMINS = "role:admin"  # what only admins act on, e.g. a webhook switched off after failures
 READS_MANAGERS = frozenset({"manager", "admin"})
 
 
@@ -58,7 +59,8 @@ def principal_recipients(sub: str, teams: list[str], role: str = "agent") -> lis
     """The in-app addresses a staff member reads: their own, their teams', the open queue and,
     for managers and admins, what goes to the desk's managers."""
     managers = [MANAGERS] if role in READS_MANAGERS else []
-    return [f"user:{sub}", *(f"team:{team}" for team in teams), UNASSIGNED_QUEUE, *managers]
+    admins = [ADMINS] if role == "admin" else []
+    return [f"user:{sub}", *(f"team:{team}" for team in teams), UNASSIGNED_QUEUE, *managers, *admins]
 
 
 def new_ticket_notifications(ticket: TicketSnapshot) -> list[InAppNotification]:

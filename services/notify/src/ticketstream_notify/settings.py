@@ -1,9 +1,51 @@
 """Settings of the notify service."""
 
+from __future__ import annotations
+
 from typing import ClassVar
 
-from ticketstream.settings import PlatformSettings
+from pydantic import Field, model_validator
+
+from ticketstream.settings import Environment, PlatformSettings
+
+# 5 s, 30 s, 2 min, 10 min, 30 min, 1 h, 2 h, 4 h, 8 h; the last delay repeats until the window ends.
+DEFAULT_WEBHOOK_RETRY_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0)
 
 
 class Settings(PlatformSettings):
     service_name: ClassVar[str] = "notify"
+
+    webhook_allow_private: bool = Field(
+        False,
+        description="Allow webhook targets on loopback, private or link-local addresses (dev/test only)",
+    )
+    webhook_retry_schedule_seconds: tuple[float, ...] = Field(
+        DEFAULT_WEBHOOK_RETRY_SCHEDULE,
+        min_length=1,
+        description="Waits between webhook attempts, as a JSON list; the last one repeats",
+    )
+    webhook_retry_window_seconds: float = Field(
+        86_400, gt=0, le=7 * 86_400, description="No webhook attempt later than this after the first"
+    )
+    webhook_timeout_seconds: float = Field(10, gt=0, le=120, description="Per webhook attempt")
+    webhook_disable_after_failed_deliveries: int = Field(
+        5, ge=1, le=1000, description="Consecutive deliveries that exhausted their retries before disabling"
+    )
+    webhook_disable_after_failing_seconds: float = Field(
+        3 * 86_400, gt=0, description="Disable a subscription whose every attempt failed for this long"
+    )
+    webhook_secret_grace_seconds: float = Field(
+        86_400, ge=0, le=30 * 86_400, description="How long the previous secret still signs after a rotation"
+    )
+    webhook_concurrency: int = Field(4, ge=1, le=64, description="Webhook attempts in flight per replica")
+
+    @model_validator(mode="after")
+    def _refuse_private_webhooks_in_production(self) -> Settings:
+        if self.env is Environment.PRODUCTION and self.webhook_allow_private:
+            raise ValueError(
+                "TICKETSTREAM_WEBHOOK_ALLOW_PRIVATE is for dev and test: webhook targets on private "
+                "networks would let an admin token reach internal services"
+            )
+        if any(delay < 0 for delay in self.webhook_retry_schedule_seconds):
+            raise ValueError("TICKETSTREAM_WEBHOOK_RETRY_SCHEDULE_SECONDS must not hold negative waits")
+        return self
