@@ -362,6 +362,7 @@ def test_urls_are_parsed_into_host_port_and_target() -> None:
     )
     assert ssrf.parse_target("http://[2606:4700::1]", require_https=False).host == "2606:4700::1"
     assert ssrf.parse_target("http://example.com", require_https=False).port == 80
+    assert ssrf.parse_target("https://bücher.example/", require_https=True).host == "xn--bcher-kva.example"
 
 
 @pytest.mark.parametrize(
@@ -375,6 +376,7 @@ def test_urls_are_parsed_into_host_port_and_target() -> None:
         ("https://example.com:99999/", False, "not a valid URL"),
         ("https://example.com/#frag", False, "fragment"),
         ("https://example.com/" + "a" * 2100, False, "longer than"),
+        ("https://" + "a" * 64 + ".example/", False, "not a valid name"),
     ],
 )
 def test_malformed_or_unsafe_urls_are_refused(url: str, require_https: bool, reason: str) -> None:

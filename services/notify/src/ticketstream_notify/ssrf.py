@@ -100,6 +100,10 @@ def parse_target(url: str, *, require_https: bool) -> WebhookTarget:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise UnsafeTargetError("the URL has no host")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise UnsafeTargetError(f"the host {host!r} is not a valid name") from error
     if parts.fragment:
         raise UnsafeTargetError("the URL must not have a #fragment")
     target = parts.path or "/"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
+import ssl
 import time
 from dataclasses import dataclass
 
@@ -59,7 +60,16 @@ async def vet_url(url: str, *, allow_private: bool, require_https: bool) -> str 
 
 
 class WebhookSender:
-    def __init__(self, *, timeout_seconds: float, allow_private: bool, require_https: bool) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_seconds: float,
+        allow_private: bool,
+        require_https: bool,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        """`tls` replaces the system's trust store (tests use it to trust their own CA)."""
+        self._tls: ssl.SSLContext | bool = tls if tls is not None else True
         self._allow_private = allow_private
         self._require_https = require_https
         self._timeout = timeout_seconds
@@ -71,7 +81,10 @@ class WebhookSender:
             # No redirects (a 3xx could point anywhere) and no proxies from the environment
             # (a proxy would connect on our behalf, past the address check).
             self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self._timeout), follow_redirects=False, trust_env=False
+                timeout=httpx.Timeout(self._timeout),
+                follow_redirects=False,
+                trust_env=False,
+                verify=self._tls,
             )
         return self._http
 
@@ -94,30 +107,41 @@ class WebhookSender:
         refusal = ssrf.refusal_of_addresses(target.host, addresses, allow_private=self._allow_private)
         if refusal is not None:
             return result(None, f"refused: {refusal}")
-        address = addresses[0]
-        literal = f"[{address}]" if address.version == 6 else str(address)
         host_header = target.host if ":" not in target.host else f"[{target.host}]"
-        default_port = 443 if target.scheme == "https" else 80
-        if target.port != default_port:
+        if target.port != (443 if target.scheme == "https" else 80):
             host_header = f"{host_header}:{target.port}"
-        request = self._client.build_request(
-            "POST",
-            f"{target.scheme}://{literal}:{target.port}{target.target}",
-            content=body,
-            headers={
-                **headers,
-                "host": host_header,
-                "content-type": "application/json",
-                "user-agent": USER_AGENT,
-            },
-            # TLS checks the certificate against the name in the URL, not the address.
-            extensions={"sni_hostname": target.host},
-        )
-        try:
-            response = await self._client.send(request)
-            await response.aclose()
-        except httpx.HTTPError as error:
-            return result(None, f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS] or type(error).__name__)
-        if 200 <= response.status_code < 300:
-            return result(response.status_code, None)
-        return result(response.status_code, f"the receiver answered HTTP {response.status_code}")
+        request_headers = {
+            **headers,
+            "host": host_header,
+            "content-type": "application/json",
+            "user-agent": USER_AGENT,
+        }
+        failure = "no address answered"
+        # Every address was vetted; the next one is tried only when a connection cannot be made
+        # (never after a request went out, so a receiver never gets one attempt twice).
+        for address in addresses:
+            literal = f"[{address}]" if address.version == 6 else str(address)
+            request = self._client.build_request(
+                "POST",
+                f"{target.scheme}://{literal}:{target.port}{target.target}",
+                content=body,
+                headers=request_headers,
+                # TLS checks the certificate against the name in the URL, not the address.
+                extensions={"sni_hostname": target.host},
+            )
+            try:
+                response = await self._client.send(request)
+                await response.aclose()
+            except httpx.ConnectError as error:
+                failure = _describe(error)
+                continue
+            except httpx.HTTPError as error:
+                return result(None, _describe(error))
+            if 200 <= response.status_code < 300:
+                return result(response.status_code, None)
+            return result(response.status_code, f"the receiver answered HTTP {response.status_code}")
+        return result(None, failure)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
