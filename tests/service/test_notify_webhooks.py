@@ -190,9 +190,9 @@ async def test_deliveries_are_signed_retried_until_they_succeed_logged_and_resen
     assert "secret" not in shown and all("secret" not in item for item in listed["items"])
     assert shown["failing_since"] is None and shown["last_success_at"] is not None
     delivered = [json.loads(r.value) for r in records if r.headers["ce_type"] == "notify.webhook_delivered"]
-    assert [(d["notification_id"], d["channel"], d["status_code"]) for d in delivered] == [
-        (delivery["id"], "webhook", 200)
-    ] * 2
+    assert [
+        (d["notification_id"], d["ref"], d["channel"], d["recipient"], d["status_code"]) for d in delivered
+    ] == [(delivery["id"], "TKT-0701", "webhook", f"webhook:{subscription['id']}", 200)] * 2
 
 
 async def _async(value: Any) -> Any:
@@ -217,6 +217,19 @@ async def test_a_rotated_secret_signs_alongside_the_old_one_during_the_grace_per
         )
         ping = await client.post(f"/v1/webhooks/{created['id']}/test", headers=admin)
         [request] = await eventually(lambda: _async(receiver.at("/ping")))
+        await publish_events(settings, [ticket_created(ticket_snapshot(ref="TKT-0711"))])
+        deliveries = f"/v1/webhooks/{created['id']}/deliveries"
+
+        async def both_delivered() -> Any:
+            items = (await client.get(deliveries, headers=admin)).json()["items"]
+            return items if [item["status"] for item in items] == ["delivered", "delivered"] else None
+
+        await eventually(both_delivered)
+        first_page = (await client.get(f"{deliveries}?limit=1", headers=admin)).json()
+        second_page = (
+            await client.get(f"{deliveries}?limit=1&cursor={first_page['next_cursor']}", headers=admin)
+        ).json()
+        bad_cursor = await client.get(f"{deliveries}?cursor=bm9wZQ", headers=admin)
         paused = await client.patch(f"/v1/webhooks/{created['id']}", json={"enabled": False}, headers=admin)
     new_secret = rotated.json()["secret"]
     assert created["secret"] == given
@@ -227,6 +240,11 @@ async def test_a_rotated_secret_signs_alongside_the_old_one_during_the_grace_per
     assert verify_signature(new_secret, request.headers, request.body)
     assert verify_signature(given, request.headers, request.body)
     assert paused.json()["enabled"] is False and "secret" not in paused.json()
+    assert [item["ref"] for item in first_page["items"]] == ["TKT-0711"], "newest first"
+    assert [item["event_type"] for item in second_page["items"]] == ["webhook.ping"]
+    assert second_page["items"][0]["id"] == request.headers["webhook-id"]
+    assert second_page["next_cursor"] is None
+    assert bad_cursor.status_code == 422 and bad_cursor.json()["error"]["code"] == "invalid_cursor"
 
 
 async def test_a_target_that_keeps_failing_is_disabled_and_the_admins_are_told(infra_env, receiver):

@@ -4,17 +4,19 @@ the answer to a create or a rotation."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 MAX_URL = 2048
+EventTypePattern = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class WebhookCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str = Field(min_length=1, max_length=MAX_URL, description="http(s) URL deliveries are POSTed to")
-    event_types: list[str] = Field(
+    event_types: list[EventTypePattern] = Field(
         min_length=1,
         max_length=50,
         description="Exact types ('ticket.created') or patterns ('ticket.*', 'sla.*', '*')",
@@ -34,7 +36,7 @@ class WebhookUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str | None = Field(None, min_length=1, max_length=MAX_URL)
-    event_types: list[str] | None = Field(None, min_length=1, max_length=50)
+    event_types: list[EventTypePattern] | None = Field(None, min_length=1, max_length=50)
     include_internal: bool | None = None
     description: str | None = Field(None, max_length=500)
     enabled: bool | None = Field(
