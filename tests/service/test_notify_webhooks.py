@@ -160,12 +160,15 @@ async def test_deliveries_are_signed_retried_until_they_succeed_logged_and_resen
 
         after_resend = await eventually(resent_log)
         shown = (await client.get(f"/v1/webhooks/{subscription['id']}", headers=admin)).json()
+        in_app = (await client.get("/v1/notifications", headers=bearer(settings, Role.AGENT))).json()
         listed = (await client.get("/v1/webhooks", headers=admin)).json()
         records = await read_topic(
             settings.kafka_bootstrap,
             settings.topic(topics.NOTIFY),
             until=lambda found: sum(r.headers["ce_type"] == "notify.webhook_delivered" for r in found) >= 2,
         )
+    # The webhook subscribers read in their own consumer group, so the in-app side saw it too.
+    assert [item["title"] for item in in_app["items"]] == ["New ticket TKT-0701: Title of TKT-0701"]
     assert receiver.at("/sla") == [], "a subscription to sla.breached does not get ticket events"
     assert other.status_code == 201
     assert [request.answered for request in first_round] == [500, 500, 200]
@@ -177,13 +180,7 @@ async def test_deliveries_are_signed_retried_until_they_succeed_logged_and_resen
     assert body["data"]["ticket"]["id"] == ticket.id
     assert first_round[0].headers["content-type"] == "application/json"
 
-    assert delivery["event_type"] == "ticket.created"
-    assert delivery["ref"] == "TKT-0701"
-    assert delivery["attempt_count"] == 3
-    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
-    assert [a["outcome"] for a in delivery["attempts"]] == ["retry", "retry", "delivered"]
-    assert delivery["attempts"][0]["error"] == "the receiver answered HTTP 500"
-    assert all(a["duration_ms"] >= 0 for a in delivery["attempts"])
+    assert_two_failures_then_success(delivery)
     assert resent.status_code == 202
     assert [a["status_code"] for a in after_resend["attempts"]] == [500, 500, 200, 200]
 
@@ -193,6 +190,16 @@ async def test_deliveries_are_signed_retried_until_they_succeed_logged_and_resen
     assert [
         (d["notification_id"], d["ref"], d["channel"], d["recipient"], d["status_code"]) for d in delivered
     ] == [(delivery["id"], "TKT-0701", "webhook", f"webhook:{subscription['id']}", 200)] * 2
+
+
+def assert_two_failures_then_success(delivery: dict[str, Any]) -> None:
+    assert delivery["event_type"] == "ticket.created"
+    assert delivery["ref"] == "TKT-0701"
+    assert delivery["attempt_count"] == 3
+    assert [a["status_code"] for a in delivery["attempts"]] == [500, 500, 200]
+    assert [a["outcome"] for a in delivery["attempts"]] == ["retry", "retry", "delivered"]
+    assert delivery["attempts"][0]["error"] == "the receiver answered HTTP 500"
+    assert all(a["duration_ms"] >= 0 for a in delivery["attempts"])
 
 
 async def _async(value: Any) -> Any:

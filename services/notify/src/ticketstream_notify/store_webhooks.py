@@ -358,7 +358,8 @@ class WebhookStore:
             {"$set": {"status": DeliveryStatus.SKIPPED.value, "last_error": reason, "updated_at": now}},
         )
 
-    def _attempt_changes(self, claimed: ClaimedDelivery, attempt: Attempt) -> dict[str, Any]:
+    @staticmethod
+    def _attempt_changes(attempt: Attempt) -> dict[str, Any]:
         return {
             "$push": {"attempts": {"$each": [_attempt_document(attempt)], "$slice": -MAX_LOGGED_ATTEMPTS}},
             "$inc": {"attempt_count": 1},
@@ -368,7 +369,7 @@ class WebhookStore:
         self, claimed: ClaimedDelivery, attempt: Attempt, *, retry_at: datetime, round_started_at: datetime
     ) -> SubscriptionHealth:
         """A failed attempt with another one planned; the subscription is marked as failing."""
-        changes = self._attempt_changes(claimed, attempt)
+        changes = self._attempt_changes(attempt)
         changes["$set"] = {
             "status": DeliveryStatus.PENDING.value,
             "next_attempt_at": retry_at,
@@ -388,7 +389,7 @@ class WebhookStore:
     ) -> None:
         """Success: the subscription's failing streak ends (a ping leaves it as it is)."""
         delivery = claimed.delivery
-        changes = self._attempt_changes(claimed, attempt)
+        changes = self._attempt_changes(attempt)
         changes["$set"] = {
             "status": DeliveryStatus.DELIVERED.value,
             "next_attempt_at": None,
@@ -436,7 +437,7 @@ class WebhookStore:
         """The delivery gives up (its retry window ended, or the receiver answered 410).
         A failed ping never counts against the subscription."""
         delivery = claimed.delivery
-        changes = self._attempt_changes(claimed, attempt)
+        changes = self._attempt_changes(attempt)
         changes["$set"] = {
             "status": DeliveryStatus.FAILED.value,
             "next_attempt_at": None,
@@ -471,7 +472,7 @@ class WebhookStore:
         self, subscription_id: str, *, now: datetime, delivery_exhausted: bool
     ) -> SubscriptionHealth:
         subscriptions = self._database[SUBSCRIPTIONS]
-        # $min keeps the start of the failing streak; a success resets it to None.
+        # Only the first failure since the last success starts the streak; a success resets it.
         await subscriptions.update_one(
             {"_id": subscription_id, "failing_since": None}, {"$set": {"failing_since": now}}
         )
