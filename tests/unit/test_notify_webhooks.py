@@ -382,3 +382,26 @@ def test_urls_are_parsed_into_host_port_and_target() -> None:
 def test_malformed_or_unsafe_urls_are_refused(url: str, require_https: bool, reason: str) -> None:
     with pytest.raises(ssrf.UnsafeTargetError, match=reason):
         ssrf.parse_target(url, require_https=require_https)
+
+
+def test_a_retired_secret_signs_only_until_its_grace_period_ends() -> None:
+    subscription = webhooks.Subscription(
+        id="wh_1",
+        url="https://example.com/",
+        event_types=("*",),
+        include_internal=False,
+        description="",
+        enabled=True,
+        secret="whsec_new",
+        retiring_secrets=(webhooks.RetiringSecret(secret="whsec_old", signs_until=NOW + timedelta(hours=1)),),
+        disabled_reason=None,
+        disabled_at=None,
+        consecutive_failed_deliveries=0,
+        failing_since=None,
+        last_success_at=None,
+        created_by="ada",
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    assert subscription.signing_secrets(NOW) == ["whsec_new", "whsec_old"]
+    assert subscription.signing_secrets(NOW + timedelta(hours=1)) == ["whsec_new"]
