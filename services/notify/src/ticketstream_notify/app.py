@@ -8,7 +8,15 @@ from ticketstream.asyncapi import declare_publications
 from ticketstream.contracts import topics
 from ticketstream.service import ServicePlatform, create_service_app
 from ticketstream.settings import Environment
-from ticketstream_notify import api, api_webhooks, handlers, handlers_webhooks, store, store_webhooks
+from ticketstream_notify import (
+    api,
+    api_webhooks,
+    handlers,
+    handlers_webhooks,
+    store,
+    store_webhook_deliveries,
+    store_webhooks,
+)
 from ticketstream_notify.dispatcher import MailDispatcher
 from ticketstream_notify.senders import SmtpSender
 from ticketstream_notify.settings import Settings
@@ -26,19 +34,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     platform.broker.include_router(
         handlers.create_router(settings, notify_store, on_mail_queued=dispatcher.poke)
     )
-    webhook_store = store_webhooks.WebhookStore(
-        platform.mongo, platform.database, on_commit=platform.relay.poke
-    )
+    webhook_store = store_webhooks.WebhookStore(platform.mongo, platform.database)
     webhook_sender = WebhookSender(
         timeout_seconds=settings.webhook_timeout_seconds,
         allow_private=settings.webhook_allow_private,
         require_https=settings.env is Environment.PRODUCTION,
     )
-    webhook_dispatcher = WebhookDispatcher(webhook_store, webhook_sender, settings)
+    webhook_deliveries = store_webhook_deliveries.WebhookDeliveryStore(
+        platform.mongo, platform.database, on_commit=platform.relay.poke
+    )
+    webhook_dispatcher = WebhookDispatcher(webhook_deliveries, webhook_sender, settings)
     platform.background.append(webhook_dispatcher.run)
     platform.broker.include_router(
         handlers_webhooks.create_webhook_router(
-            settings, webhook_store, on_delivery_queued=webhook_dispatcher.poke
+            settings, webhook_deliveries, on_delivery_queued=webhook_dispatcher.poke
         )
     )
     declare_publications(platform.broker, settings, topics.NOTIFY)

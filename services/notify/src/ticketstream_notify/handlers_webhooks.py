@@ -17,7 +17,7 @@ from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
 from ticketstream_notify import webhooks
 from ticketstream_notify.settings import Settings
-from ticketstream_notify.store_webhooks import WebhookStore
+from ticketstream_notify.store_webhook_deliveries import WebhookDeliveryStore
 
 
 def webhook_consumer_group(settings: Settings) -> str:
@@ -25,7 +25,7 @@ def webhook_consumer_group(settings: Settings) -> str:
 
 
 def create_webhook_router(
-    settings: Settings, store: WebhookStore, *, on_delivery_queued: Callable[[], None]
+    settings: Settings, store: WebhookDeliveryStore, *, on_delivery_queued: Callable[[], None]
 ) -> KafkaRouter:
     router = KafkaRouter()
     options: dict[str, Any] = {**consumer_options(settings), "group_id": webhook_consumer_group(settings)}

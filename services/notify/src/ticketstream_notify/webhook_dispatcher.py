@@ -10,7 +10,8 @@ from datetime import UTC, datetime, timedelta
 
 from ticketstream_notify import webhook_signing, webhooks
 from ticketstream_notify.settings import Settings
-from ticketstream_notify.store_webhooks import ClaimedDelivery, WebhookStore
+from ticketstream_notify.store_webhook_deliveries import WebhookDeliveryStore
+from ticketstream_notify.store_webhook_documents import ClaimedDelivery
 from ticketstream_notify.webhook_sender import WebhookSender
 from ticketstream_notify.webhooks import Attempt, AttemptOutcome, DisablePolicy, SubscriptionHealth
 
@@ -21,7 +22,7 @@ LEASE_MARGIN = timedelta(seconds=30)
 
 
 class WebhookDispatcher:
-    def __init__(self, store: WebhookStore, sender: WebhookSender, settings: Settings) -> None:
+    def __init__(self, store: WebhookDeliveryStore, sender: WebhookSender, settings: Settings) -> None:
         self._store = store
         self._sender = sender
         self._schedule = settings.webhook_retry_schedule_seconds
