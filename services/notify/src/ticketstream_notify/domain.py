@@ -56,8 +56,8 @@ READS_MANAGERS = frozenset({"manager", "admin"})
 
 
 def principal_recipients(sub: str, teams: list[str], role: str = "agent") -> list[str]:
-    """The in-app addresses a staff member reads: their own, their teams', the open queue and,
-    for managers and admins, what goes to the desk's managers."""
+    """The in-app addresses a staff member reads: their own, their teams', the open queue,
+    for managers and admins what goes to the desk's managers, and for admins what goes to admins."""
     managers = [MANAGERS] if role in READS_MANAGERS else []
     admins = [ADMINS] if role == "admin" else []
     return [f"user:{sub}", *(f"team:{team}" for team in teams), UNASSIGNED_QUEUE, *managers, *admins]
