@@ -1,0 +1,186 @@
+"""The pure rules of the queue dashboard: what counts, how clock events rank, how rows add up."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.helpers import ticket_snapshot
+from ticketstream.contracts.events import (
+    SlaBreached,
+    SlaClockPaused,
+    SlaClockResumed,
+    SlaClockRetargeted,
+    SlaClockStarted,
+    SlaMet,
+    SlaTarget,
+    SlaWarning,
+)
+from ticketstream.contracts.models import TicketSnapshot
+from ticketstream_analytics.dashboard import (
+    ClockState,
+    Measure,
+    QueueRow,
+    QueueSnapshot,
+    at_risk_bounds,
+    counted_measures,
+    counter_deltas,
+    counter_shard,
+    is_newer,
+    observe_clock,
+    queue_rows,
+    ticket_facts,
+    to_milliseconds,
+)
+
+NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def _ticket(**changes):
+    """A validated snapshot (enums, not strings), as consumers receive it."""
+    return TicketSnapshot.model_validate({**ticket_snapshot(ref="TKT-0100").model_dump(), **changes})
+
+
+@pytest.mark.parametrize(
+    ("changes", "is_open"),
+    [
+        ({"status": "OPEN"}, True),
+        ({"status": "IN_PROGRESS"}, True),
+        ({"status": "PENDING"}, True),
+        ({"status": "WAITING_ON_CUSTOMER"}, True),
+        ({"status": "RESOLVED"}, False),
+        ({"status": "CLOSED"}, False),
+        ({"status": "OPEN", "merged_into": "TKT-0001"}, False),
+        ({"status": "OPEN", "archived": True}, False),
+    ],
+)
+def test_a_ticket_is_open_until_resolved_closed_merged_or_archived(changes, is_open):
+    assert ticket_facts(_ticket(**changes)).open is is_open
+
+
+def test_an_open_ticket_counts_as_waiting_and_unassigned_by_its_status_and_assignees():
+    waiting = ticket_facts(_ticket(status="WAITING_ON_CUSTOMER", assigned_team="billing", version=4))
+    assigned = ticket_facts(_ticket(assignee_ids=["alice"]))
+    assert waiting.version == 4 and waiting.team == "billing"
+    assert counted_measures(waiting, has_breached_clock=False) == {
+        Measure.OPEN,
+        Measure.WAITING_ON_CUSTOMER,
+        Measure.UNASSIGNED,
+    }
+    assert counted_measures(assigned, has_breached_clock=True) == {Measure.OPEN, Measure.BREACHED}
+
+
+def test_a_closed_ticket_counts_nowhere_even_with_a_breached_clock():
+    closed = ticket_facts(_ticket(status="CLOSED"))
+    assert closed.waiting_on_customer is False and closed.unassigned is False
+    assert counted_measures(closed, has_breached_clock=True) == frozenset()
+
+
+def test_counter_deltas_move_a_ticket_between_teams_and_drop_what_no_longer_applies():
+    before = frozenset({Measure.OPEN, Measure.UNASSIGNED})
+    after = frozenset({Measure.OPEN, Measure.BREACHED})
+    assert counter_deltas(before, None, after, "billing") == {
+        (None, Measure.OPEN): -1,
+        (None, Measure.UNASSIGNED): -1,
+        ("billing", Measure.OPEN): 1,
+        ("billing", Measure.BREACHED): 1,
+    }
+    assert counter_deltas(after, "billing", after, "billing") == {}
+    assert counter_deltas(frozenset(), None, before, None) == {
+        (None, Measure.OPEN): 1,
+        (None, Measure.UNASSIGNED): 1,
+    }
+
+
+def test_counter_shards_are_stable_and_bounded():
+    assert counter_shard("ticket-1") == counter_shard("ticket-1")
+    assert {counter_shard(f"ticket-{n}") for n in range(200)} == set(range(8))
+
+
+def _clock_event(kind, *, at=NOW, due_at=NOW + timedelta(hours=1)):
+    return kind(
+        ticket_id="t1",
+        ref="TKT-0100",
+        clock_id="c1",
+        target=SlaTarget.FIRST_RESPONSE,
+        policy_id="default-medium",
+        priority="MEDIUM",
+        due_at=due_at,
+        occurred_at=at,
+        **({"target_seconds": 3600} if kind in (SlaClockStarted, SlaClockRetargeted) else {}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "due_at", "state"),
+    [
+        (SlaClockStarted, NOW, ClockState.RUNNING),
+        (SlaClockResumed, NOW, ClockState.RUNNING),
+        (SlaWarning, NOW, ClockState.RUNNING),
+        (SlaClockRetargeted, NOW, ClockState.RUNNING),
+        (SlaClockRetargeted, None, ClockState.PAUSED),
+        (SlaClockPaused, None, ClockState.PAUSED),
+        (SlaBreached, NOW, ClockState.BREACHED),
+        (SlaMet, NOW, ClockState.MET),
+    ],
+)
+def test_each_clock_event_names_the_state_it_leaves_the_clock_in(kind, due_at, state):
+    observation = observe_clock(_clock_event(kind, due_at=due_at), event_id="e")
+    assert observation is not None and observation.state is state
+    assert observation.risk_due_at == (due_at if state is ClockState.RUNNING else None)
+
+
+def test_the_later_event_wins_and_a_tie_goes_to_the_later_step():
+    started = observe_clock(_clock_event(SlaClockStarted), event_id="b")
+    paused = observe_clock(_clock_event(SlaClockPaused, due_at=None), event_id="a")
+    resumed = observe_clock(_clock_event(SlaClockResumed, at=NOW + timedelta(minutes=5)), event_id="c")
+    assert started and paused and resumed
+    assert is_newer(paused, started.order) and not is_newer(started, paused.order)
+    assert is_newer(resumed, paused.order)
+    assert is_newer(started, None)
+    assert not is_newer(started, started.order), "the same observation again changes nothing"
+
+
+def test_observations_compare_at_the_millisecond_precision_the_database_keeps():
+    precise = NOW + timedelta(microseconds=123_456)
+    observation = observe_clock(_clock_event(SlaClockStarted, at=precise), event_id="e")
+    assert observation is not None
+    assert observation.occurred_at == to_milliseconds(precise) == NOW + timedelta(milliseconds=123)
+
+
+def test_at_risk_means_due_after_now_and_within_two_hours():
+    start, end = at_risk_bounds(NOW)
+    assert (start, end) == (NOW, NOW + timedelta(hours=2))
+
+
+def test_rows_add_counter_shards_and_at_risk_tickets_per_team_with_no_team_last():
+    counters = [
+        ("support", Measure.OPEN, 3),
+        ("support", Measure.OPEN, 2),
+        (None, Measure.OPEN, 1),
+        (None, Measure.UNASSIGNED, 1),
+        ("billing", Measure.OPEN, 0),
+        ("billing", Measure.BREACHED, 0),
+        ("alpha", Measure.WAITING_ON_CUSTOMER, 1),
+        ("alpha", Measure.OPEN, 1),
+    ]
+    rows = queue_rows(counters, {"t1": "support", "t2": None, "t3": "support"})
+    assert rows == (
+        QueueRow(team="alpha", open=1, waiting_on_customer=1),
+        QueueRow(team="support", open=5, at_risk=2),
+        QueueRow(team=None, open=1, at_risk=1, unassigned=1),
+    )
+    snapshot = QueueSnapshot(as_of=NOW, rows=rows)
+    assert snapshot.totals == {
+        "open": 7,
+        "waiting_on_customer": 1,
+        "at_risk": 3,
+        "breached": 0,
+        "unassigned": 1,
+    }
+    assert snapshot.for_team("support").rows == (QueueRow(team="support", open=5, at_risk=2),)
+    assert snapshot.for_team("nobody").totals["open"] == 0
+    assert snapshot.for_team(None) is snapshot
+    assert snapshot.same_numbers(QueueSnapshot(as_of=NOW + timedelta(hours=1), rows=rows))
+    assert not snapshot.same_numbers(snapshot.for_team("alpha"))
