@@ -63,6 +63,10 @@ class QueueBroadcaster:
         self._snapshot: QueueSnapshot | None = None
 
     @property
+    def listeners(self) -> int:
+        return self._listeners
+
+    @property
     def sequence(self) -> int:
         return self._sequence
 
