@@ -90,6 +90,8 @@ async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_dupl
         update={"assigned_team": "support", "assignee_ids": ["bob"]}
     )
     answered = ticket_snapshot(ref="TKT-0006").model_copy(update={"assigned_team": "billing"})
+    finished = ticket_snapshot(ref="TKT-0007").model_copy(update={"assigned_team": "billing"})
+    moved = ticket_snapshot(ref="TKT-0008").model_copy(update={"assigned_team": "billing"})
     ticket_events = [
         _version(waiting, 3, status="WAITING_ON_CUSTOMER", assignee_ids=["alice"]),
         _version(waiting, 1),
@@ -102,6 +104,10 @@ async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_dupl
         _version(urgent, 1),
         _version(overdue, 1),
         _version(answered, 1),
+        _version(finished, 1),
+        _version(finished, 2, status="RESOLVED"),
+        _version(moved, 2, assigned_team="support", assignee_ids=["carla"]),
+        _version(moved, 1),
     ]
     ticket_ids = [f"tk{n}" for n in range(len(ticket_events))]
     ticket_ids[7] = ticket_ids[6]  # the same event delivered twice
@@ -120,11 +126,15 @@ async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_dupl
         _clock(SlaClockStarted, overdue, "c5", at=now, due_at=now - timedelta(minutes=10)),
         _clock(SlaMet, answered, "c6", at=later, due_at=now + timedelta(hours=1)),
         _clock(SlaClockStarted, answered, "c6", at=now, due_at=now + timedelta(hours=1)),
+        # at risk while open, then resolved (the clock's met event is yet to come)
+        _clock(SlaClockStarted, finished, "c7", at=now, due_at=now + timedelta(minutes=45)),
+        # at risk, and moved from billing to support
+        _clock(SlaClockStarted, moved, "c8", at=now, due_at=now + timedelta(minutes=20)),
     ]
     sla_ids = [f"sl{n}" for n in range(len(sla_events))]
     expected_teams = [
         _row("billing", open=1, unassigned=1),
-        _row("support", open=3, waiting_on_customer=1, at_risk=1, breached=1),
+        _row("support", open=4, waiting_on_customer=1, at_risk=2, breached=1),
         _row(None, open=1, at_risk=1, unassigned=1),
     ]
     async with running(create_app(settings)) as client:
@@ -143,9 +153,9 @@ async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_dupl
         customer = await client.get("/v1/dashboard/queue", headers=bearer(settings, Role.CUSTOMER))
         anonymous = await client.get("/v1/dashboard/queue")
     assert dashboard["totals"] == {
-        "open": 5,
+        "open": 6,
         "waiting_on_customer": 1,
-        "at_risk": 2,
+        "at_risk": 3,
         "breached": 1,
         "unassigned": 2,
     }

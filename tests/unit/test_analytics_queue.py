@@ -24,12 +24,15 @@ from ticketstream_analytics.dashboard import (
     QueueRow,
     QueueSnapshot,
     at_risk_bounds,
+    at_risk_plan,
     counted_measures,
     counter_deltas,
     counter_shard,
     is_newer,
+    next_due_at,
     observe_clock,
     queue_rows,
+    risk_bucket,
     ticket_facts,
     to_milliseconds,
 )
@@ -128,7 +131,7 @@ def _clock_event(kind, *, at=NOW, due_at=NOW + timedelta(hours=1)):
 def test_each_clock_event_names_the_state_it_leaves_the_clock_in(kind, due_at, state):
     observation = observe_clock(_clock_event(kind, due_at=due_at), event_id="e")
     assert observation is not None and observation.state is state
-    assert observation.risk_due_at == (due_at if state is ClockState.RUNNING else None)
+    assert observation.running_due_at == (due_at if state is ClockState.RUNNING else None)
 
 
 def test_the_later_event_wins_and_a_tie_goes_to_the_later_step():
@@ -154,6 +157,48 @@ def test_at_risk_means_due_after_now_and_within_two_hours():
     assert (start, end) == (NOW, NOW + timedelta(hours=2))
 
 
+def test_the_next_due_time_is_the_earliest_running_one():
+    assert next_due_at([NOW + timedelta(hours=3), None, NOW + timedelta(minutes=5)]) == NOW + timedelta(
+        minutes=5
+    )
+    assert next_due_at([None]) is None
+
+
+def test_due_times_fall_into_five_minute_slices():
+    assert risk_bucket(NOW + timedelta(minutes=7, seconds=59, milliseconds=999)) == NOW + timedelta(minutes=5)
+    assert risk_bucket(NOW + timedelta(minutes=10)) == NOW + timedelta(minutes=10)
+
+
+def _in_plan(plan, due: datetime) -> int:
+    """How many parts of the plan count a ticket due at `due` (exactly one, or none)."""
+    whole = int(plan.full_from <= risk_bucket(due) < plan.full_until)
+    return whole + sum(after < due <= up_to for after, up_to in plan.edges)
+
+
+@pytest.mark.parametrize("offset", [timedelta(0), timedelta(minutes=2, seconds=13, milliseconds=7)])
+def test_the_at_risk_plan_counts_every_due_time_of_the_window_once_and_nothing_else(offset):
+    now = NOW + offset
+    plan = at_risk_plan(now)
+    assert plan.full_until - plan.full_from <= timedelta(hours=2)
+    step = timedelta(seconds=17, milliseconds=1)
+    due = now - timedelta(minutes=10)
+    while due < now + timedelta(hours=2, minutes=10):
+        expected = int(now < due <= now + timedelta(hours=2))
+        assert _in_plan(plan, due) == expected, due
+        due += step
+    for edge in (
+        now,
+        now + timedelta(milliseconds=1),
+        now + timedelta(hours=2),
+        plan.full_from,
+        plan.full_until,
+    ):
+        assert _in_plan(plan, edge) == int(now < edge <= now + timedelta(hours=2)), edge
+        assert _in_plan(plan, edge - timedelta(milliseconds=1)) == int(
+            now < edge - timedelta(milliseconds=1) <= now + timedelta(hours=2)
+        ), edge
+
+
 def test_rows_add_counter_shards_and_at_risk_tickets_per_team_with_no_team_last():
     counters = [
         ("support", Measure.OPEN, 3),
@@ -165,7 +210,7 @@ def test_rows_add_counter_shards_and_at_risk_tickets_per_team_with_no_team_last(
         ("alpha", Measure.WAITING_ON_CUSTOMER, 1),
         ("alpha", Measure.OPEN, 1),
     ]
-    rows = queue_rows(counters, {"t1": "support", "t2": None, "t3": "support"})
+    rows = queue_rows(counters, [("support", 1), (None, 1), ("support", 1), ("billing", 0)])
     assert rows == (
         QueueRow(team="alpha", open=1, waiting_on_customer=1),
         QueueRow(team="support", open=5, at_risk=2),

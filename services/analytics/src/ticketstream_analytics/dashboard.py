@@ -10,7 +10,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from ticketstream.contracts.events import (
@@ -34,6 +34,12 @@ OPEN_STATUSES = frozenset(
 # Counters are spread over shards (by ticket id) so concurrent consumers rarely write the same
 # document: one hot counter per team would make every transaction conflict.
 COUNTER_SHARDS = 8
+# "At risk" is counted per five-minute slice of due times (per team), so a dashboard request reads
+# about 24 slices plus the tickets due in the two partial slices at the window's ends.
+RISK_BUCKET = timedelta(minutes=5)
+RISK_SHARDS = 4
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 class Measure(StrEnum):
@@ -106,6 +112,10 @@ def counter_shard(ticket_id: str) -> int:
     return zlib.crc32(ticket_id.encode()) % COUNTER_SHARDS
 
 
+def risk_shard(ticket_id: str) -> int:
+    return counter_shard(ticket_id) % RISK_SHARDS
+
+
 class ClockState(StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
@@ -147,7 +157,7 @@ class ClockObservation:
         return (self.occurred_at, self.rank, self.event_id)
 
     @property
-    def risk_due_at(self) -> datetime | None:
+    def running_due_at(self) -> datetime | None:
         """The due time that can put the ticket at risk: only a running clock has one."""
         return self.due_at if self.state is ClockState.RUNNING else None
 
@@ -210,10 +220,45 @@ def at_risk_bounds(now: datetime) -> tuple[datetime, datetime]:
     return now, now + AT_RISK_WINDOW
 
 
+def next_due_at(running_due_times: Iterable[datetime | None]) -> datetime | None:
+    """When the ticket's first running clock falls due; this is the due time "at risk" looks at."""
+    return min((due for due in running_due_times if due is not None), default=None)
+
+
+def risk_bucket(due_at: datetime) -> datetime:
+    """The start of the five-minute slice of due times `due_at` is counted in."""
+    seconds = int(RISK_BUCKET.total_seconds())
+    offset = int((due_at - _EPOCH).total_seconds()) // seconds * seconds
+    return _EPOCH + timedelta(seconds=offset)
+
+
+@dataclass(frozen=True)
+class AtRiskPlan:
+    """How to count the window (now, now + 2 h] cheaply: whole slices from their counters,
+    [full_from, full_until), and the two partial slices at the ends by their tickets' due times,
+    each `edges` range being (after, up_to]."""
+
+    full_from: datetime
+    full_until: datetime
+    edges: tuple[tuple[datetime, datetime], tuple[datetime, datetime]]
+
+
+def at_risk_plan(now: datetime) -> AtRiskPlan:
+    start, end = at_risk_bounds(now)
+    full_from = risk_bucket(start) + RISK_BUCKET
+    full_until = risk_bucket(end)
+    # Due times are kept to the millisecond, so "before full_from" is "at most 1 ms before".
+    return AtRiskPlan(
+        full_from=full_from,
+        full_until=full_until,
+        edges=((start, full_from - _MILLISECOND), (full_until - _MILLISECOND, end)),
+    )
+
+
 def queue_rows(
-    counters: Iterable[tuple[str | None, Measure, int]], at_risk_tickets: Mapping[str, str | None]
+    counters: Iterable[tuple[str | None, Measure, int]], at_risk: Iterable[tuple[str | None, int]]
 ) -> tuple[QueueRow, ...]:
-    """Per-team rows from summed counter shards and the at-risk tickets (ticket id -> team).
+    """Per-team rows from summed counter shards and at-risk counts (team, count), in pieces.
 
     Teams whose numbers are all zero are left out; rows are sorted by team, no team last.
     """
@@ -221,9 +266,9 @@ def queue_rows(
     for team, measure, count in counters:
         row = numbers.setdefault(team, {})
         row[measure.value] = row.get(measure.value, 0) + count
-    for team in at_risk_tickets.values():
+    for team, count in at_risk:
         row = numbers.setdefault(team, {})
-        row[Measure.AT_RISK.value] = row.get(Measure.AT_RISK.value, 0) + 1
+        row[Measure.AT_RISK.value] = row.get(Measure.AT_RISK.value, 0) + count
     rows = [_row(team, values) for team, values in numbers.items() if any(values.values())]
     return tuple(sorted(rows, key=lambda row: (row.team is None, row.team or "")))
 

@@ -35,7 +35,7 @@ class QueueDashboard:
     async def snapshot(self) -> QueueSnapshot:
         now = self._clock()
         counters = await self._store.counters()
-        at_risk = await self._store.at_risk_tickets(now=now)
+        at_risk = await self._store.at_risk_counts(now=now)
         rows = queue_rows(((c.team, c.measure, c.count) for c in counters), at_risk)
         return QueueSnapshot(as_of=now, rows=rows)
 

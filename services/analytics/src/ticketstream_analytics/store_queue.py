@@ -1,9 +1,10 @@
 """The queue projection: one entry per ticket, one state per SLA clock, and sharded counters.
 
-Written by the analytics consumers from tickets.v1 and sla.v1, read by the dashboard. Status
-counts are counters moved by deltas in the same transaction as the entry, because scanning 100k
-entries per request is far too slow on the embedded database; "at risk" depends on the time of
-the request, so it is an indexed range query over the due times of running clocks instead.
+Written by the analytics consumers from tickets.v1 and sla.v1, read by the dashboard. Scanning
+100k entries per request is far too slow on the embedded database (it reads documents in Python),
+so every number is read from counters moved by deltas in the same transaction as the entry:
+status counts per team, and for "at risk" (which depends on the time of the request) counts per
+five-minute slice of due times, plus an indexed range query for the two partial slices.
 
 Every collection name ends with `generation`, so a rebuild can fill fresh collections and switch
 over; the inbox consumer name carries it too, so a rebuild does not see the live claims.
@@ -27,20 +28,25 @@ from ticketstream_analytics.dashboard import (
     ClockState,
     Measure,
     TicketFacts,
-    at_risk_bounds,
+    at_risk_plan,
     counted_measures,
     counter_deltas,
     counter_shard,
     is_newer,
+    next_due_at,
     observe_clock,
+    risk_bucket,
+    risk_shard,
     ticket_facts,
 )
 
 QUEUE_TICKETS = "queue_tickets"
 QUEUE_CLOCKS = "queue_clocks"
 QUEUE_COUNTERS = "queue_counters"
+QUEUE_RISK = "queue_risk"
 QUEUE_CHANGES = "queue_changes"
 QUEUE_CONSUMER = "analytics-queue"
+NO_TEAM_KEY = "-"
 
 
 @dataclass(frozen=True)
@@ -62,6 +68,10 @@ class QueueCollections:
         return QUEUE_COUNTERS + self.generation
 
     @property
+    def risk(self) -> str:
+        return QUEUE_RISK + self.generation
+
+    @property
     def changes(self) -> str:
         return QUEUE_CHANGES + self.generation
 
@@ -73,10 +83,9 @@ class QueueCollections:
 def queue_indexes(generation: str = "") -> IndexPlan:
     names = QueueCollections(generation)
     return {
-        names.clocks: [
-            IndexModel([("risk_due_at", ASCENDING)]),
-            IndexModel([("ticket_id", ASCENDING)]),
-        ],
+        names.tickets: [IndexModel([("risk_due_at", ASCENDING)])],
+        names.clocks: [IndexModel([("ticket_id", ASCENDING)])],
+        names.risk: [IndexModel([("bucket", ASCENDING)])],
     }
 
 
@@ -90,6 +99,15 @@ class CounterValue:
     count: int
 
 
+@dataclass(frozen=True)
+class _Contribution:
+    """What one entry adds to the counters: its measures in its team, and its at-risk slice."""
+
+    team: str | None
+    measures: frozenset[Measure]
+    risk_bucket: datetime | None
+
+
 class QueueStore:
     def __init__(self, client: MongoClient, database: Database, *, generation: str = "") -> None:
         self._client = client
@@ -99,21 +117,18 @@ class QueueStore:
     async def apply(self, envelope: Envelope) -> bool:
         """Fold one tickets.v1 or sla.v1 event into the queue, once per event id; True if it changed it.
 
-        Other events are ignored. Within one event id, the ticket's highest version and each
-        clock's latest observation win, so duplicates under new ids and reordering converge too.
+        Other events are ignored. Beyond the event id, the ticket's highest version and each
+        clock's latest observation win, so copies under new ids and reordering converge too.
         """
         event = envelope.data
         if isinstance(event, TicketEvent):
-            ticket = event.ticket
+            ticket_id, facts = event.ticket.id, ticket_facts(event.ticket)
 
             async def apply_ticket(session: Session) -> bool:
-                return await self._apply_ticket(session, ticket.id, ticket_facts(ticket))
+                return await self._apply_ticket(session, ticket_id, facts)
 
             work = apply_ticket
-        elif isinstance(event, SlaEvent):
-            observation = observe_clock(event, event_id=envelope.id)
-            if observation is None:
-                return False
+        elif isinstance(event, SlaEvent) and (observation := observe_clock(event, event_id=envelope.id)):
             clock = observation
 
             async def apply_clock(session: Session) -> bool:
@@ -131,15 +146,9 @@ class QueueStore:
         entry = await self._database[self._names.tickets].find_one({"_id": ticket_id}, session=session)
         if entry is not None and int(entry.get("version", 0)) >= facts.version:
             return False  # an older or repeated version of what we already hold
-        breached_clocks = list(entry.get("breached_clocks", [])) if entry else []
-        await self._save_entry(session, ticket_id, entry, facts, breached_clocks)
-        if entry is None or entry.get("open") != facts.open or entry.get("team") != facts.team:
-            await self._database[self._names.clocks].update_many(
-                {"ticket_id": ticket_id},
-                {"$set": {"ticket_open": facts.open, "team": facts.team}},
-                session=session,
-            )
-        await self._mark_changed(session, ticket_id)
+        breached = list(entry.get("breached_clocks", [])) if entry else []
+        due = entry.get("next_due_at") if entry else None
+        await self._save_entry(session, ticket_id, entry, facts, breached, due)
         return True
 
     async def _apply_clock(self, session: Session, observation: ClockObservation) -> bool:
@@ -148,21 +157,20 @@ class QueueStore:
         if current is not None and not is_newer(observation, _order_of(current)):
             return False
         ticket_id = observation.ticket_id
-        entry = await self._database[self._names.tickets].find_one({"_id": ticket_id}, session=session)
-        facts = _facts_of(entry)
         await clocks.update_one(
-            {"_id": observation.clock_id},
-            {"$set": _clock_fields(observation, facts)},
-            upsert=True,
-            session=session,
+            {"_id": observation.clock_id}, {"$set": _clock_fields(observation)}, upsert=True, session=session
         )
+        running = await clocks.find(
+            {"ticket_id": ticket_id, "state": ClockState.RUNNING.value}, {"due_at": 1}, session=session
+        ).to_list()
+        entry = await self._database[self._names.tickets].find_one({"_id": ticket_id}, session=session)
         breached = set(entry.get("breached_clocks", [])) if entry else set()
         if observation.state is ClockState.BREACHED:
             breached.add(observation.clock_id)
         else:
             breached.discard(observation.clock_id)
-        await self._save_entry(session, ticket_id, entry, facts, sorted(breached))
-        await self._mark_changed(session, ticket_id)
+        due = next_due_at(document.get("due_at") for document in running)
+        await self._save_entry(session, ticket_id, entry, _facts_of(entry), sorted(breached), due)
         return True
 
     async def _save_entry(
@@ -172,20 +180,22 @@ class QueueStore:
         entry: Document | None,
         facts: TicketFacts,
         breached_clocks: list[str],
+        due: datetime | None,
     ) -> None:
         """Store the entry and move the counters from what it counted before to what it counts now."""
-        before = frozenset(Measure(name) for name in entry.get("counted", [])) if entry else frozenset()
-        before_team = entry.get("counted_team") if entry else None
-        after = counted_measures(facts, has_breached_clock=bool(breached_clocks))
+        before = _contribution_of(entry)
+        after = _contribution(facts, breached_clocks, due)
         await self._database[self._names.tickets].update_one(
             {"_id": ticket_id},
-            {"$set": _entry_fields(facts, breached_clocks, after)},
+            {"$set": _entry_fields(facts, breached_clocks, due, after)},
             upsert=True,
             session=session,
         )
         shard = counter_shard(ticket_id)
         by_team: dict[str | None, dict[str, int]] = {}
-        for (team, measure), delta in counter_deltas(before, before_team, after, facts.team).items():
+        for (team, measure), delta in counter_deltas(
+            before.measures, before.team, after.measures, after.team
+        ).items():
             by_team.setdefault(team, {})[measure.value] = delta
         for team, increments in by_team.items():
             await self._database[self._names.counters].update_one(
@@ -194,10 +204,27 @@ class QueueStore:
                 upsert=True,
                 session=session,
             )
-
-    async def _mark_changed(self, session: Session, ticket_id: str) -> None:
+        if (before.risk_bucket, before.team) != (after.risk_bucket, after.team):
+            for contribution, delta in ((before, -1), (after, 1)):
+                if contribution.risk_bucket is not None:
+                    await self._move_risk(session, ticket_id, contribution, delta)
         await self._database[self._names.changes].update_one(
-            {"_id": counter_shard(ticket_id)}, {"$inc": {"changes": 1}}, upsert=True, session=session
+            {"_id": shard}, {"$inc": {"changes": 1}}, upsert=True, session=session
+        )
+
+    async def _move_risk(
+        self, session: Session, ticket_id: str, contribution: _Contribution, delta: int
+    ) -> None:
+        assert contribution.risk_bucket is not None
+        shard = risk_shard(ticket_id)
+        await self._database[self._names.risk].update_one(
+            {"_id": f"{contribution.risk_bucket.isoformat()}|{shard}"},
+            {
+                "$inc": {f"counts.{_team_key(contribution.team)}": delta},
+                "$set": {"bucket": contribution.risk_bucket},
+            },
+            upsert=True,
+            session=session,
         )
 
     async def change_mark(self) -> int:
@@ -214,55 +241,92 @@ class QueueStore:
             if measure is not Measure.AT_RISK
         ]
 
-    async def at_risk_tickets(self, *, now: datetime) -> dict[str, str | None]:
-        """Open tickets (id -> team) with a running clock due after `now` and within the window."""
-        start, end = at_risk_bounds(now)
-        cursor = self._database[self._names.clocks].find(
-            {"risk_due_at": {"$gt": start, "$lte": end}, "ticket_open": True},
-            {"ticket_id": 1, "team": 1, "_id": 0},
+    async def at_risk_counts(self, *, now: datetime) -> list[tuple[str | None, int]]:
+        """(team, count) pieces that sum to the open tickets whose next due time is in the window."""
+        plan = at_risk_plan(now)
+        pieces: list[tuple[str | None, int]] = []
+        slices = self._database[self._names.risk].find(
+            {"bucket": {"$gte": plan.full_from, "$lt": plan.full_until}}, {"counts": 1}
         )
-        return {document["ticket_id"]: document.get("team") async for document in cursor}
+        async for document in slices:
+            pieces.extend((_team_of(key), int(count)) for key, count in document.get("counts", {}).items())
+        for after, up_to in plan.edges:
+            edge = self._database[self._names.tickets].find(
+                {"risk_due_at": {"$gt": after, "$lte": up_to}}, {"team": 1, "_id": 0}
+            )
+            pieces.extend([(document.get("team"), 1) async for document in edge])
+        return pieces
 
     async def bulk_load(
         self, *, tickets: list[tuple[str, TicketFacts]], clocks: list[ClockObservation]
     ) -> None:
-        """Insert many entries and clocks into an empty generation at once, counters included.
+        """Insert entries and clocks of tickets this generation does not hold yet, counters included.
 
-        For seeding large queues (benchmarks, a rebuild from precomputed state); the consumers
-        stay the writers of a live generation."""
-        facts_by_ticket = dict(tickets)
+        For seeding large queues in batches (benchmarks, a rebuild from precomputed state); the
+        consumers stay the writers of a live generation."""
         breached: dict[str, list[str]] = {}
+        running: dict[str, list[datetime | None]] = {}
         for clock in clocks:
             if clock.state is ClockState.BREACHED:
                 breached.setdefault(clock.ticket_id, []).append(clock.clock_id)
-        counters: dict[str, Document] = {}
+            running.setdefault(clock.ticket_id, []).append(clock.running_due_at)
+        counters: dict[tuple[int, str | None], dict[str, int]] = {}
+        risk: dict[str, tuple[datetime, dict[str, int]]] = {}
         entries: list[Document] = []
         for ticket_id, facts in tickets:
-            counted = counted_measures(facts, has_breached_clock=bool(breached.get(ticket_id)))
-            entries.append({"_id": ticket_id, **_entry_fields(facts, breached.get(ticket_id, []), counted)})
-            shard = counter_shard(ticket_id)
-            counter = counters.setdefault(
-                _counter_id(shard, facts.team), {"_id": _counter_id(shard, facts.team), "team": facts.team}
+            due = next_due_at(running.get(ticket_id, []))
+            counted = _contribution(facts, breached.get(ticket_id, []), due)
+            entries.append(
+                {"_id": ticket_id, **_entry_fields(facts, breached.get(ticket_id, []), due, counted)}
             )
-            for measure in counted:
-                counter[measure.value] = counter.get(measure.value, 0) + 1
-        clock_documents = [
-            {
-                "_id": clock.clock_id,
-                **_clock_fields(clock, facts_by_ticket.get(clock.ticket_id, TicketFacts())),
-            }
-            for clock in clocks
-        ]
-        for name, documents in (
-            (self._names.tickets, entries),
-            (self._names.clocks, clock_documents),
-            (self._names.counters, list(counters.values())),
-        ):
+            counts = counters.setdefault((counter_shard(ticket_id), facts.team), {})
+            for measure in counted.measures:
+                counts[measure.value] = counts.get(measure.value, 0) + 1
+            if counted.risk_bucket is not None:
+                key = f"{counted.risk_bucket.isoformat()}|{risk_shard(ticket_id)}"
+                by_team = risk.setdefault(key, (counted.risk_bucket, {}))[1]
+                by_team[_team_key(facts.team)] = by_team.get(_team_key(facts.team), 0) + 1
+        clock_documents = [{"_id": clock.clock_id, **_clock_fields(clock)} for clock in clocks]
+        for name, documents in ((self._names.tickets, entries), (self._names.clocks, clock_documents)):
             if documents:
                 await self._database[name].insert_many(documents, ordered=False)
+        for (shard, team), increments in counters.items():
+            if increments:
+                await self._database[self._names.counters].update_one(
+                    {"_id": _counter_id(shard, team)},
+                    {"$inc": increments, "$set": {"team": team, "shard": shard}},
+                    upsert=True,
+                )
+        for key, (bucket, by_team) in risk.items():
+            await self._database[self._names.risk].update_one(
+                {"_id": key},
+                {"$inc": {f"counts.{team}": n for team, n in by_team.items()}, "$set": {"bucket": bucket}},
+                upsert=True,
+            )
 
 
-def _entry_fields(facts: TicketFacts, breached_clocks: list[str], counted: frozenset[Measure]) -> Document:
+def _contribution(facts: TicketFacts, breached_clocks: list[str], due: datetime | None) -> _Contribution:
+    measures = counted_measures(facts, has_breached_clock=bool(breached_clocks))
+    return _Contribution(
+        team=facts.team,
+        measures=measures,
+        risk_bucket=risk_bucket(due) if due is not None and facts.open else None,
+    )
+
+
+def _contribution_of(entry: Document | None) -> _Contribution:
+    if entry is None:
+        return _Contribution(team=None, measures=frozenset(), risk_bucket=None)
+    return _Contribution(
+        team=entry.get("counted_team"),
+        measures=frozenset(Measure(name) for name in entry.get("counted", [])),
+        risk_bucket=entry.get("risk_bucket"),
+    )
+
+
+def _entry_fields(
+    facts: TicketFacts, breached_clocks: list[str], due: datetime | None, counted: _Contribution
+) -> Document:
     return {
         "version": facts.version,
         "open": facts.open,
@@ -270,29 +334,38 @@ def _entry_fields(facts: TicketFacts, breached_clocks: list[str], counted: froze
         "unassigned": facts.unassigned,
         "team": facts.team,
         "breached_clocks": breached_clocks,
-        "counted": sorted(measure.value for measure in counted),
-        "counted_team": facts.team,
+        "next_due_at": due,
+        # Only an open ticket can be at risk: the indexed field is empty otherwise.
+        "risk_due_at": due if counted.risk_bucket is not None else None,
+        "counted": sorted(measure.value for measure in counted.measures),
+        "counted_team": counted.team,
+        "risk_bucket": counted.risk_bucket,
     }
 
 
-def _clock_fields(observation: ClockObservation, facts: TicketFacts) -> Document:
-    # The ticket's open flag and team ride along so "at risk" is one indexed range query.
+def _clock_fields(observation: ClockObservation) -> Document:
     return {
         "ticket_id": observation.ticket_id,
         "target": observation.target,
         "state": observation.state.value,
-        "due_at": observation.due_at,
-        "risk_due_at": observation.risk_due_at,
+        "due_at": observation.running_due_at,
         "occurred_at": observation.occurred_at,
         "rank": observation.rank,
         "event_id": observation.event_id,
-        "ticket_open": facts.open,
-        "team": facts.team,
     }
 
 
 def _counter_id(shard: int, team: str | None) -> str:
     return f"{shard}:" if team is None else f"{shard}:team:{team}"
+
+
+def _team_key(team: str | None) -> str:
+    """A field name for a team: hex, because team ids may hold dots or dollars."""
+    return NO_TEAM_KEY if team is None else "t" + team.encode().hex()
+
+
+def _team_of(key: str) -> str | None:
+    return None if key == NO_TEAM_KEY else bytes.fromhex(key[1:]).decode()
 
 
 def _order_of(document: Mapping[str, Any]) -> tuple[datetime, int, str]:
