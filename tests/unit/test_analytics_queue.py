@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -36,6 +37,7 @@ from ticketstream_analytics.dashboard import (
     ticket_facts,
     to_milliseconds,
 )
+from ticketstream_analytics.queue_live import QueueBroadcaster
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
@@ -229,3 +231,42 @@ def test_rows_add_counter_shards_and_at_risk_tickets_per_team_with_no_team_last(
     assert snapshot.for_team(None) is snapshot
     assert snapshot.same_numbers(QueueSnapshot(as_of=NOW + timedelta(hours=1), rows=rows))
     assert not snapshot.same_numbers(snapshot.for_team("alpha"))
+
+
+class FakeDashboard:
+    """Stands in for the database-backed dashboard: a change mark and rows set by the test."""
+
+    def __init__(self) -> None:
+        self.mark = 0
+        self.rows: tuple[QueueRow, ...] = ()
+        self.snapshots_taken = 0
+
+    async def change_mark(self) -> int:
+        return self.mark
+
+    async def snapshot(self) -> QueueSnapshot:
+        self.snapshots_taken += 1
+        return QueueSnapshot(as_of=NOW, rows=self.rows)
+
+
+async def test_the_broadcaster_publishes_only_changed_numbers_and_only_while_someone_listens():
+    dashboard = FakeDashboard()
+    broadcaster = QueueBroadcaster(dashboard, poll_seconds=0.01, refresh_seconds=3600, heartbeat_seconds=1)
+    task = asyncio.create_task(broadcaster.run())
+    try:
+        await asyncio.sleep(0.05)
+        assert dashboard.snapshots_taken == 0, "nobody listens: no database reads"
+        with broadcaster.listening():
+            first = await broadcaster.next_snapshot(after=0, timeout=2)
+            dashboard.mark += 1  # a change elsewhere that leaves the numbers as they were
+            quiet = await broadcaster.next_snapshot(after=1, timeout=0.1)
+            dashboard.rows = (QueueRow(team="support", open=1),)
+            dashboard.mark += 1
+            changed = await broadcaster.next_snapshot(after=1, timeout=2)
+        assert broadcaster.listeners == 0
+    finally:
+        task.cancel()
+    assert first is not None and first[0] == 1 and first[1].rows == ()
+    assert quiet is None
+    assert changed is not None and changed[0] == 2 and changed[1].rows == dashboard.rows
+    assert dashboard.snapshots_taken == 3
