@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, UpdateOne
 
 from ticketstream.contracts import Envelope
 from ticketstream.contracts.events import SlaEvent, TicketEvent
@@ -218,7 +218,7 @@ class QueueStore:
         assert contribution.risk_bucket is not None
         shard = risk_shard(ticket_id)
         await self._database[self._names.risk].update_one(
-            {"_id": f"{contribution.risk_bucket.isoformat()}|{shard}"},
+            {"_id": _risk_id(contribution.risk_bucket, shard)},
             {
                 "$inc": {f"counts.{_team_key(contribution.team)}": delta},
                 "$set": {"bucket": contribution.risk_bucket},
@@ -258,20 +258,21 @@ class QueueStore:
         return pieces
 
     async def bulk_load(
-        self, *, tickets: list[tuple[str, TicketFacts]], clocks: list[ClockObservation]
+        self, *, tickets: list[tuple[str, TicketFacts]], clocks: list[ClockObservation], batch: int = 2_000
     ) -> None:
         """Insert entries and clocks of tickets this generation does not hold yet, counters included.
 
-        For seeding large queues in batches (benchmarks, a rebuild from precomputed state); the
-        consumers stay the writers of a live generation."""
+        For seeding large queues (benchmarks, a rebuild from precomputed state): documents go in
+        with insert_many, and each counter document gets one summed increment per call, so load
+        everything in one call. The consumers stay the writers of a live generation."""
         breached: dict[str, list[str]] = {}
         running: dict[str, list[datetime | None]] = {}
         for clock in clocks:
             if clock.state is ClockState.BREACHED:
                 breached.setdefault(clock.ticket_id, []).append(clock.clock_id)
             running.setdefault(clock.ticket_id, []).append(clock.running_due_at)
-        counters: dict[tuple[int, str | None], dict[str, int]] = {}
-        risk: dict[str, tuple[datetime, dict[str, int]]] = {}
+        counters: dict[str, Document] = {}
+        risk: dict[str, Document] = {}
         entries: list[Document] = []
         for ticket_id, facts in tickets:
             due = next_due_at(running.get(ticket_id, []))
@@ -279,30 +280,29 @@ class QueueStore:
             entries.append(
                 {"_id": ticket_id, **_entry_fields(facts, breached.get(ticket_id, []), due, counted)}
             )
-            counts = counters.setdefault((counter_shard(ticket_id), facts.team), {})
+            shard = counter_shard(ticket_id)
+            counter = counters.setdefault(
+                _counter_id(shard, facts.team), {"$inc": {}, "$set": {"team": facts.team, "shard": shard}}
+            )
             for measure in counted.measures:
-                counts[measure.value] = counts.get(measure.value, 0) + 1
+                counter["$inc"][measure.value] = counter["$inc"].get(measure.value, 0) + 1
             if counted.risk_bucket is not None:
-                key = f"{counted.risk_bucket.isoformat()}|{risk_shard(ticket_id)}"
-                by_team = risk.setdefault(key, (counted.risk_bucket, {}))[1]
-                by_team[_team_key(facts.team)] = by_team.get(_team_key(facts.team), 0) + 1
+                key = _risk_id(counted.risk_bucket, risk_shard(ticket_id))
+                slice_ = risk.setdefault(key, {"$inc": {}, "$set": {"bucket": counted.risk_bucket}})
+                field = f"counts.{_team_key(facts.team)}"
+                slice_["$inc"][field] = slice_["$inc"].get(field, 0) + 1
         clock_documents = [{"_id": clock.clock_id, **_clock_fields(clock)} for clock in clocks]
         for name, documents in ((self._names.tickets, entries), (self._names.clocks, clock_documents)):
-            if documents:
-                await self._database[name].insert_many(documents, ordered=False)
-        for (shard, team), increments in counters.items():
-            if increments:
-                await self._database[self._names.counters].update_one(
-                    {"_id": _counter_id(shard, team)},
-                    {"$inc": increments, "$set": {"team": team, "shard": shard}},
-                    upsert=True,
-                )
-        for key, (bucket, by_team) in risk.items():
-            await self._database[self._names.risk].update_one(
-                {"_id": key},
-                {"$inc": {f"counts.{team}": n for team, n in by_team.items()}, "$set": {"bucket": bucket}},
-                upsert=True,
-            )
+            for first in range(0, len(documents), batch):
+                await self._database[name].insert_many(documents[first : first + batch], ordered=False)
+        for name, updates in ((self._names.counters, counters), (self._names.risk, risk)):
+            operations = [
+                UpdateOne({"_id": key}, update, upsert=True)
+                for key, update in updates.items()
+                if update["$inc"]
+            ]
+            if operations:
+                await self._database[name].bulk_write(operations, ordered=False)
 
 
 def _contribution(facts: TicketFacts, breached_clocks: list[str], due: datetime | None) -> _Contribution:
@@ -357,6 +357,10 @@ def _clock_fields(observation: ClockObservation) -> Document:
 
 def _counter_id(shard: int, team: str | None) -> str:
     return f"{shard}:" if team is None else f"{shard}:team:{team}"
+
+
+def _risk_id(bucket: datetime, shard: int) -> str:
+    return f"{bucket.isoformat()}|{shard}"
 
 
 def _team_key(team: str | None) -> str:
