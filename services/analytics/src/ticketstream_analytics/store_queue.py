@@ -18,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from ticketstream.contracts import Envelope
 from ticketstream.contracts.events import SlaEvent, TicketEvent
@@ -47,6 +48,7 @@ QUEUE_RISK = "queue_risk"
 QUEUE_CHANGES = "queue_changes"
 QUEUE_CONSUMER = "analytics-queue"
 NO_TEAM_KEY = "-"
+DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -294,7 +296,7 @@ class QueueStore:
         clock_documents = [{"_id": clock.clock_id, **_clock_fields(clock)} for clock in clocks]
         for name, documents in ((self._names.tickets, entries), (self._names.clocks, clock_documents)):
             for first in range(0, len(documents), batch):
-                await self._database[name].insert_many(documents[first : first + batch], ordered=False)
+                await _insert_absent(self._database, name, documents[first : first + batch])
         for name, updates in ((self._names.counters, counters), (self._names.risk, risk)):
             operations = [
                 UpdateOne({"_id": key}, update, upsert=True)
@@ -303,6 +305,16 @@ class QueueStore:
             ]
             if operations:
                 await self._database[name].bulk_write(operations, ordered=False)
+
+
+async def _insert_absent(database: Database, name: str, documents: list[Document]) -> None:
+    """insert_many that accepts documents already there: a driver retry after a lost reply
+    re-sends the same batch, and those copies are identical to what was stored."""
+    try:
+        await database[name].insert_many(documents, ordered=False)
+    except BulkWriteError as error:
+        if any(failure.get("code") != DUPLICATE_KEY for failure in error.details.get("writeErrors", [])):
+            raise
 
 
 def _contribution(facts: TicketFacts, breached_clocks: list[str], due: datetime | None) -> _Contribution:
