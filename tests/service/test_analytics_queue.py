@@ -26,6 +26,7 @@ from tests.helpers import (
     ticket_snapshot,
 )
 from ticketstream.auth import Role
+from ticketstream.contracts import encode_event, parse_event
 from ticketstream.contracts.events import (
     SlaBreached,
     SlaClockPaused,
@@ -36,9 +37,11 @@ from ticketstream.contracts.events import (
     TicketCreated,
     TicketUpdated,
 )
+from ticketstream.db import create_mongo_client
 from ticketstream.devstack.processes import free_port
 from ticketstream_analytics.app import create_app
 from ticketstream_analytics.settings import Settings
+from ticketstream_analytics.store_queue import QueueStore
 
 NUMBERS = ("open", "waiting_on_customer", "at_risk", "breached", "unassigned")
 
@@ -243,6 +246,9 @@ async def test_the_dashboard_stream_sends_a_snapshot_then_each_change(infra_env)
             await publish_events(settings, [_version(other, 1)])  # another team: no event for billing
             await publish_events(settings, [_version(second, 1)])
             update_id, update = await reader.next_queue_event()
+            # Another replica's consumer writes through its own connection; the stream sees it.
+            await _apply_as_another_replica(settings, _version(second, 2, status="CLOSED"))
+            _, after_close = await reader.next_queue_event()
             content_type = response.headers["content-type"]
         broadcaster = app.state.queue_broadcaster
         listeners_after_disconnect = await eventually(lambda: _true(broadcaster.listeners == 0))
@@ -252,10 +258,21 @@ async def test_the_dashboard_stream_sends_a_snapshot_then_each_change(infra_env)
     assert initial["teams"] == [_row("billing", open=1, unassigned=1)]
     assert update["teams"] == [_row("billing", open=2, unassigned=2)]
     assert update["totals"]["open"] == 2
+    assert after_close["teams"] == [_row("billing", open=1, unassigned=1)]
     assert int(update_id) > int(initial_id)
     assert reader.heartbeats >= 1
     assert listeners_after_disconnect is True
     assert bad_stream.status_code == 422
+
+
+async def _apply_as_another_replica(settings: Settings, event) -> None:
+    client = create_mongo_client(settings)
+    try:
+        message = encode_event(event, service="tickets", key=event.ticket_id)
+        store = QueueStore(client, client[settings.database_name])
+        assert await store.apply(parse_event(message.headers, message.value)) is True
+    finally:
+        await client.close()
 
 
 async def _has_open(client: httpx.AsyncClient, settings: Settings, *, expected: int) -> bool:
