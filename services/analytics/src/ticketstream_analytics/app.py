@@ -5,20 +5,31 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_analytics import api, handlers, store
+from ticketstream_analytics import api, api_queue, handlers, queue_live, store, store_queue
 from ticketstream_analytics.settings import Settings
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(settings, indexes=store.INDEXES)
+    platform = ServicePlatform(settings, indexes={**store.INDEXES, **store_queue.INDEXES})
     analytics_store = store.AnalyticsStore(platform.mongo, platform.database)
-    platform.broker.include_router(handlers.create_router(settings, analytics_store))
+    queue_store = store_queue.QueueStore(platform.mongo, platform.database)
+    platform.broker.include_router(handlers.create_router(settings, analytics_store, queue_store))
+    queue_dashboard = queue_live.QueueDashboard(queue_store)
+    queue_broadcaster = queue_live.QueueBroadcaster(
+        queue_dashboard,
+        poll_seconds=settings.queue_stream_poll_ms / 1000,
+        refresh_seconds=settings.queue_stream_refresh_seconds,
+        heartbeat_seconds=settings.queue_stream_heartbeat_seconds,
+    )
+    platform.background.append(queue_broadcaster.run)
     app = create_service_app(
         platform,
         title="Ticketstream analytics",
         description="Reports computed from the event log.",
-        routers=[api.router],
+        routers=[api.router, api_queue.router],
     )
     app.state.analytics_store = analytics_store
+    app.state.queue_dashboard = queue_dashboard
+    app.state.queue_broadcaster = queue_broadcaster
     return app

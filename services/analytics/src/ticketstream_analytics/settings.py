@@ -2,8 +2,23 @@
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from ticketstream.settings import PlatformSettings
 
 
 class Settings(PlatformSettings):
     service_name: ClassVar[str] = "analytics"
+
+    queue_stream_poll_ms: int = Field(
+        500, ge=20, le=60_000, description="How often open dashboard streams check the database for changes"
+    )
+    queue_stream_refresh_seconds: float = Field(
+        30.0,
+        ge=1,
+        le=3600,
+        description="Recompute the streamed dashboard at least this often ('at risk' ages)",
+    )
+    queue_stream_heartbeat_seconds: float = Field(
+        15.0, gt=0, le=300, description="Heartbeat comment on a dashboard stream after this much silence"
+    )
