@@ -19,6 +19,7 @@ def build_message(mail: OutgoingEmail, *, sender: str) -> EmailMessage:
     message["Message-ID"] = mail.message_id
     message["Reply-To"] = mail.reply_to
     message["Date"] = formatdate(usegmt=True)
+    # The acknowledgement answers the customer's own message; everything else notify sends on its own.
     message["Auto-Submitted"] = "auto-replied" if mail.kind == "acknowledgement" else "auto-generated"
     message["X-Ticketstream-Ref"] = mail.ref
     if mail.in_reply_to:
@@ -26,6 +27,9 @@ def build_message(mail: OutgoingEmail, *, sender: str) -> EmailMessage:
     if mail.references:
         message["References"] = " ".join(mail.references)
     message.set_content(mail.text)
+    if mail.html:
+        # multipart/alternative: clients that show HTML pick it, the rest read the text part.
+        message.add_alternative(mail.html, subtype="html")
     return message
 
 
