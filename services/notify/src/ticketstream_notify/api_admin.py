@@ -138,7 +138,7 @@ async def put_template(
     try:
         renderer.validate(key, source)
     except TemplateInvalidError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"template {key}: {error}") from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"template {key}: {error}") from error
     await store.save_template(key, source, by=admin.sub, now=datetime.now(UTC))
     return await _template_view(store, key)
 
@@ -171,20 +171,20 @@ async def preview_template(
     unknown = sorted(set(body.variables) - set(variables_of(key)))
     if unknown:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, f"{key} has no variables {', '.join(unknown)}"
+            status.HTTP_422_UNPROCESSABLE_CONTENT, f"{key} has no variables {', '.join(unknown)}"
         )
     if body.template is not None:
         source = _source(body.template)
         try:
             renderer.validate(key, source)
         except TemplateInvalidError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"template {key}: {error}") from error
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"template {key}: {error}") from error
     else:
         source = (await store.template_overrides([key])).get(key) or DEFAULT_TEMPLATES[key]
     try:
         rendered = renderer.render(key, source, {**sample_context(key), **body.variables})
     except TemplateError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"template {key}: {error}") from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"template {key}: {error}") from error
     return PreviewView(key=key, subject=rendered.subject, text=rendered.text, html=rendered.html)
 
 
@@ -221,9 +221,9 @@ async def put_rules(body: RuleUpdates, store: MatrixStoreDep, admin: AdminPrinci
         try:
             apply_change(rule_in_force(item.kind, changes.get(item.kind)), change)
         except UnknownKindError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
         except RuleChangeError as error:
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
         checked.append((item.kind, change))
     now = datetime.now(UTC)
     for kind, change in checked:  # all rows are checked before any is stored
@@ -272,6 +272,6 @@ async def put_preferences(
     try:
         validate_preferences(choices)
     except (UnknownKindError, RuleChangeError) as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from error
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from error
     await store.save_preferences(principal.sub, choices, now=datetime.now(UTC))
     return await _preferences(store, principal.sub)

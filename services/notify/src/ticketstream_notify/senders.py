@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import unquote, urlparse
@@ -11,8 +12,13 @@ import aiosmtplib
 from ticketstream_notify.domain import OutgoingEmail
 
 
+# Long Message-IDs must not be folded onto a continuation line: some mail clients then fail to
+# match them when threading. 998 characters is the line limit of RFC 5322.
+UNFOLDED = policy.default.clone(max_line_length=998)
+
+
 def build_message(mail: OutgoingEmail, *, sender: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=UNFOLDED)
     message["From"] = sender
     message["To"] = mail.to
     message["Subject"] = mail.subject
@@ -49,8 +55,12 @@ class SmtpSender:
         self._timeout = timeout
 
     async def send(self, mail: OutgoingEmail) -> None:
+        # Flattened here, with our policy: aiosmtplib's own would fold long Message-IDs again.
+        raw = build_message(mail, sender=self._sender).as_bytes(policy=UNFOLDED.clone(linesep="\r\n"))
         await aiosmtplib.send(
-            build_message(mail, sender=self._sender),
+            raw,
+            sender=self._sender,
+            recipients=[mail.to],
             hostname=self._host,
             port=self._port,
             use_tls=self._use_tls,
