@@ -290,6 +290,26 @@ def story(ticket: Any, team: str, marker: str, now: datetime) -> tuple[list[Any]
     return directory, events
 
 
+async def choose_and_brand(client: Any, settings: NotifySettings, team: str) -> None:
+    """erin asks for mention email; the admin rewords the waiting email."""
+    admin = bearer(settings, Role.ADMIN, sub="ada")
+    chose = await client.put(
+        "/v1/notifications/preferences",
+        json={"kinds": {"ticket.mentioned": {"email": True}}},
+        headers=bearer(settings, sub="erin", teams=[team]),
+    )
+    branded = await client.put(
+        "/v1/admin/templates/status.waiting_on_customer",
+        json={
+            "subject": "Over to you",
+            "text": "{{ brand }} waits for {{ customer_name }}",
+            "html": "<p>x</p>",
+        },
+        headers=admin,
+    )
+    assert chose.status_code == 200 and branded.status_code == 200
+
+
 async def test_status_csat_assignment_escalation_and_detractor_mail(infra_env, smtp_relay):  # noqa: F811
     relay, smtp_url = smtp_relay
     settings = settings_from(
@@ -306,25 +326,9 @@ async def test_status_csat_assignment_escalation_and_detractor_mail(infra_env, s
     base = ticket_snapshot(ref="TKT-0601", requester="kim@example.com", thread="<root601@example.com>")
     ticket = base.model_copy(update={"assigned_team": team, "assignee_ids": ["dana"]})
     directory, events = story(ticket, team, marker, now)
-    admin = bearer(settings, Role.ADMIN, sub="ada")
     app = create_notify(settings)
     async with running(app) as client:
-        # erin asks for mention email; the admin brands the waiting email
-        chose = await client.put(
-            "/v1/notifications/preferences",
-            json={"kinds": {"ticket.mentioned": {"email": True}}},
-            headers=bearer(settings, sub="erin", teams=[team]),
-        )
-        branded = await client.put(
-            "/v1/admin/templates/status.waiting_on_customer",
-            json={
-                "subject": "Over to you",
-                "text": "{{ brand }} waits for {{ customer_name }}",
-                "html": "<p>x</p>",
-            },
-            headers=admin,
-        )
-        assert chose.status_code == 200 and branded.status_code == 200
+        await choose_and_brand(client, settings, team)
         await publish_events(settings, directory)
 
         async def directory_known() -> bool:

@@ -137,7 +137,7 @@ def test_customer_rows_refuse_in_app_and_opt_in() -> None:
 
 
 def test_unknown_kinds_and_customer_rows_have_no_preferences() -> None:
-    with pytest.raises(UnknownKindError, match="no notification kind 'ticket.exploded'"):
+    with pytest.raises(UnknownKindError, match=r"no notification kind 'ticket\.exploded'"):
         rule_in_force("ticket.exploded", None)
     with pytest.raises(RuleChangeError, match="customer mail"):
         validate_preferences({"reply": ChannelChoice(email=False)})

@@ -11,7 +11,6 @@ import aiosmtplib
 
 from ticketstream_notify.domain import OutgoingEmail
 
-
 # Long Message-IDs must not be folded onto a continuation line: some mail clients then fail to
 # match them when threading. 998 characters is the line limit of RFC 5322.
 UNFOLDED = policy.default.clone(max_line_length=998)
