@@ -234,11 +234,14 @@ def test_the_resolution_email_threads_and_carries_the_survey_link() -> None:
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
 
 
-def test_no_status_email_for_merged_tickets_or_without_a_requester() -> None:
+def test_no_status_email_for_merged_tickets_without_a_requester_or_of_the_customer_s_own_doing() -> None:
     thread = Thread(root=None, latest=None)
     merged = status_changed(TicketStatus.OPEN, TicketStatus.CLOSED, merged_into="t-1")
     orphan = status_changed(TicketStatus.OPEN, TicketStatus.CLOSED, requester=None)
-    for event in (merged, orphan):
+    reopened_by_writing = status_changed(TicketStatus.RESOLVED, TicketStatus.OPEN).model_copy(
+        update={"actor": "Kim@example.com"}
+    )
+    for event in (merged, orphan, reopened_by_writing):
         assert status_email(event, thread, support_address=SUPPORT, follow_url="") is None
 
 

@@ -41,10 +41,12 @@ def status_email(
     """The email of one status change, in the ticket's thread. Its Message-ID derives from the
     ticket and the version the change produced, so a redelivered event makes the same email.
     Nothing for merged tickets (the ticket it went into speaks to the customer), tickets without
-    a requester, or changes the customer need not hear of."""
+    a requester, changes the customer made themselves, or changes they need not hear of."""
     ticket = event.ticket
     if ticket.requester is None or ticket.merged_into:
         return None
+    if event.actor and event.actor.lower() == ticket.requester.email.lower():
+        return None  # the customer's own message moved it (e.g. reopened it): they know
     kind = status_kind(event.from_status, event.to_status)
     if kind is None:
         return None
