@@ -3,6 +3,7 @@ channel preferences, in notify's database."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -32,17 +33,34 @@ def _choices_of(document: Document | None) -> dict[str, ChannelChoice]:
     }
 
 
+# Every ticket event reads the rows and templates in force: a few seconds' cache spares the
+# database those reads. Changes through this process apply at once; other replicas see them
+# within this time.
+CACHE_SECONDS = 5.0
+
+
 class MatrixStore:
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, *, cache_seconds: float = CACHE_SECONDS) -> None:
         self._database = database
+        self._cache_seconds = cache_seconds
+        self._rules: tuple[float, dict[str, RuleChange]] | None = None
+        self._templates: tuple[float, dict[str, TemplateSource]] | None = None
+
+    def _fresh(self, loaded_at: float) -> bool:
+        return time.monotonic() - loaded_at < self._cache_seconds
 
     async def template_overrides(self, kinds: Iterable[str] | None = None) -> dict[str, TemplateSource]:
-        query = {} if kinds is None else {"_id": {"$in": list(dict.fromkeys(kinds))}}
-        documents = await self._database[TEMPLATES].find(query).to_list()
-        return {
-            str(d["_id"]): TemplateSource(subject=d["subject"], text=d["text"], html=d["html"])
-            for d in documents
-        }
+        if self._templates is None or not self._fresh(self._templates[0]):
+            documents = await self._database[TEMPLATES].find().to_list()
+            overrides = {
+                str(d["_id"]): TemplateSource(subject=d["subject"], text=d["text"], html=d["html"])
+                for d in documents
+            }
+            self._templates = (time.monotonic(), overrides)
+        everything = self._templates[1]
+        if kinds is None:
+            return dict(everything)
+        return {kind: everything[kind] for kind in kinds if kind in everything}
 
     async def save_template(self, kind: str, source: TemplateSource, *, by: str, now: datetime) -> None:
         document = {
@@ -53,6 +71,7 @@ class MatrixStore:
             "updated_at": now,
         }
         await self._database[TEMPLATES].replace_one({"_id": kind}, document, upsert=True)
+        self._templates = None
 
     async def template_updates(self) -> dict[str, tuple[str, datetime]]:
         """Who last changed each overridden template, and when."""
@@ -62,11 +81,14 @@ class MatrixStore:
     async def delete_template(self, kind: str) -> bool:
         """False when there was no override (the default was in force already)."""
         result = await self._database[TEMPLATES].delete_one({"_id": kind})
+        self._templates = None
         return result.deleted_count == 1
 
     async def rule_changes(self) -> dict[str, RuleChange]:
-        documents = await self._database[RULES].find().to_list()
-        return {str(d["_id"]): _change_of(d) for d in documents}
+        if self._rules is None or not self._fresh(self._rules[0]):
+            documents = await self._database[RULES].find().to_list()
+            self._rules = (time.monotonic(), {str(d["_id"]): _change_of(d) for d in documents})
+        return dict(self._rules[1])
 
     async def save_rule_change(self, kind: str, change: RuleChange, *, by: str, now: datetime) -> None:
         """Stores the row as it is now in force (fields left None keep their stored value)."""
@@ -78,6 +100,7 @@ class MatrixStore:
         if change.email is not None:
             fields["email"] = change.email.value
         await self._database[RULES].update_one({"_id": kind}, {"$set": fields}, upsert=True)
+        self._rules = None
 
     async def preferences_of(self, user_ids: Iterable[str]) -> dict[str, Preferences]:
         ids = list(dict.fromkeys(user_ids))
