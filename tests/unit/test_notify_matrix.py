@@ -4,6 +4,7 @@ low CSAT scores (pure logic)."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -19,6 +20,7 @@ from ticketstream_notify.directory import (
     new_assignee_ids,
     new_ticket_email_ids,
 )
+from ticketstream_notify.domain import EmailDraft, InAppNotification, acknowledgement_email
 from ticketstream_notify.matrix import (
     DEFAULT_RULES,
     DEFAULTS,
@@ -34,7 +36,9 @@ from ticketstream_notify.matrix import (
     validate_preferences,
     wants,
 )
+from ticketstream_notify.notifier import Notifier
 from ticketstream_notify.senders import build_message
+from ticketstream_notify.settings import Settings as NotifySettings
 from ticketstream_notify.sla_notices import Thread
 from ticketstream_notify.staff_notices import staff_emails
 from ticketstream_notify.status_mail import status_email, status_kind
@@ -282,3 +286,75 @@ def test_staff_emails_go_to_known_addresses_only_and_stay_out_of_the_customer_th
     assert draft.message_id == "<staff.ticket.escalated.ev1.lee@desk.example>"
     mail = render_default(draft, brand="Desk", support_address=SUPPORT)
     assert "escalated to\nlevel 1 by dana: VIP" in mail.text
+
+
+# --- the notifier: rows, preferences and templates together (small fakes for its stores) -------
+
+
+class FakeMatrixStore:
+    def __init__(
+        self,
+        changes: dict[str, RuleChange] | None = None,
+        preferences: dict[str, dict[str, ChannelChoice]] | None = None,
+        templates: dict[str, TemplateSource] | None = None,
+    ) -> None:
+        self.changes = changes or {}
+        self.preferences = preferences or {}
+        self.templates = templates or {}
+
+    async def rule_changes(self) -> dict[str, RuleChange]:
+        return self.changes
+
+    async def preferences_of(self, user_ids: Any) -> dict[str, dict[str, ChannelChoice]]:
+        return {user: self.preferences[user] for user in user_ids if user in self.preferences}
+
+    async def template_overrides(self, kinds: Any = None) -> dict[str, TemplateSource]:
+        return {kind: self.templates[kind] for kind in kinds if kind in self.templates}
+
+
+def notifier(store: FakeMatrixStore) -> Notifier:
+    settings = NotifySettings(support_address=SUPPORT, brand_name="Desk", public_url="https://desk.example")
+    return Notifier(settings, store, directory=None)  # type: ignore[arg-type]
+
+
+def noted(recipient: str, kind: str = "ticket.customer_replied") -> InAppNotification:
+    return InAppNotification(
+        recipient=recipient, kind=kind, title="t", body="b", ref="TKT-0009", ticket_id="t-9"
+    )
+
+
+def escalation_drafts() -> list[EmailDraft]:
+    return staff_emails(
+        "ticket.escalated",
+        ticket(),
+        ["lee", "max"],
+        DIRECTORY,
+        event_id="ev2",
+        support_address=SUPPORT,
+        variables={"level": "2", "reason": "VIP", "actor": "dana"},
+    )
+
+
+async def test_the_notifier_applies_preferences_to_people_and_rows_to_queues() -> None:
+    store = FakeMatrixStore(preferences={"dana": {"ticket.customer_replied": ChannelChoice(in_app=False)}})
+    kept, _ = await notifier(store).resolve(
+        [noted("user:dana"), noted("user:erin"), noted("team:billing")], []
+    )
+    assert [n.recipient for n in kept] == ["user:erin", "team:billing"]
+
+
+async def test_the_notifier_drops_what_an_admin_switched_off_and_renders_the_admins_wording() -> None:
+    store = FakeMatrixStore(
+        changes={"acknowledgement": RuleChange(enabled=False)},
+        preferences={"max": {"ticket.escalated": ChannelChoice(email=False)}},
+        templates={
+            "ticket.escalated": TemplateSource(
+                "Level {{ level }}", "{{ recipient_name }}: {{ reason }}", "<b>x</b>"
+            )
+        },
+    )
+    ack = acknowledgement_email(ticket(), support_address=SUPPORT, follow_url="https://f")
+    _, mails = await notifier(store).resolve([], [ack, *escalation_drafts()])
+    [mail] = mails
+    assert (mail.to, mail.subject, mail.text) == ("lee@desk.example", "[TKT-0009] Level 2", "Lee: VIP")
+    assert mail.audience == "staff" and "Desk" in mail.html
