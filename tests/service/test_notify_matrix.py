@@ -36,8 +36,10 @@ from ticketstream.contracts.events import (
 )
 from ticketstream.contracts.models import Csat, InteractionType, Priority, TicketStatus
 from ticketstream.csat_tokens import verify_csat_token
+from ticketstream.db import create_mongo_client
 from ticketstream_notify.app import create_app as create_notify
 from ticketstream_notify.settings import Settings as NotifySettings
+from ticketstream_notify.store_directory import DirectoryStore
 
 
 async def test_template_admin_routes_validate_preview_and_check_roles(infra_env):
@@ -393,3 +395,24 @@ async def test_status_csat_assignment_escalation_and_detractor_mail(infra_env, s
     assert resolved["Message-ID"] in learnt and waiting["Message-ID"] in learnt
     staff_ids = {m["Message-ID"] for m in relay.messages if m["To"] != "kim@example.com"}
     assert not staff_ids & learnt, "tickets must not thread onto staff mail"
+
+
+async def test_the_directory_copy_keeps_the_newest_version_and_honours_tombstones(infra_env):
+    settings = settings_from(infra_env, NotifySettings)
+    client = create_mongo_client(settings)
+    try:
+        directory = DirectoryStore(client[settings.database_name])
+        t0 = datetime.now(UTC)
+        team_v1 = DirectoryTeam(id="ops", name="Ops", lead_ids=["lee"], occurred_at=t0)
+        team_v2 = DirectoryTeam(id="ops", name="Ops", lead_ids=["kai"], occurred_at=t0 + timedelta(seconds=1))
+        applied = [await directory.apply(e) for e in (team_v1, team_v2, team_v1)]  # a replay of v1 last
+        await directory.apply(agent("kai", "team_lead", ["ops"], t0))
+        await directory.apply(agent("lee", "team_lead", ["ops"], t0))
+        gone = agent("lee", "team_lead", ["ops"], t0 + timedelta(seconds=1))
+        await directory.apply(gone.model_copy(update={"deleted": True}))
+        people = await directory.slice(team_id="ops", member_ids=["lee"])
+    finally:
+        await client.close()
+    assert applied == [True, True, False]
+    assert people.teams["ops"].lead_ids == ("kai",)
+    assert sorted(people.members) == ["kai"], "a deleted agent is no longer in the directory"
