@@ -179,6 +179,28 @@ def test_the_sandbox_refuses_reaching_into_python_objects() -> None:
         TemplateRenderer().validate("acknowledgement", escape)
 
 
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("{{ ref * 1000000000 }}", "repeating text"),
+        ("{{ 10 ** 100000 }}", "the \\*\\* operator"),
+        ("{{ ref + 1 }}", "fails on sample data"),
+    ],
+)
+def test_templates_that_would_blow_up_or_fail_when_sent_are_refused(text: str, reason: str) -> None:
+    source = TemplateSource(subject="{{ ref }}", text=text, html="<p>x</p>")
+    with pytest.raises(TemplateInvalidError, match=reason):
+        TemplateRenderer().validate("acknowledgement", source)
+
+
+async def test_a_stored_template_that_fails_falls_back_to_the_default_wording() -> None:
+    broken = TemplateSource("{{ ref }}", "{{ title + 1 }}", "<p>x</p>")
+    store = FakeMatrixStore(templates={"acknowledgement": broken})
+    ack = acknowledgement_email(ticket(), support_address=SUPPORT, follow_url="https://f")
+    _, [mail] = await notifier(store).resolve([], [ack])
+    assert mail.subject == "[TKT-0009] We received your request: Invoice shows the wrong VAT"
+
+
 def test_html_is_escaped_and_subjects_stay_one_line_with_the_ref() -> None:
     source = TemplateSource(
         subject="Hello\r\nBcc: x@evil.example", text="{{ title }}", html="<p>{{ title }}</p>"

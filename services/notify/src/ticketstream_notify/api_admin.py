@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
-from jinja2 import TemplateError
 
 from ticketstream.auth import AdminPrincipal, StaffPrincipal
 from ticketstream_notify.matrix import (
@@ -183,7 +182,7 @@ async def preview_template(
         source = (await store.template_overrides([key])).get(key) or DEFAULT_TEMPLATES[key]
     try:
         rendered = renderer.render(key, source, {**sample_context(key), **body.variables})
-    except TemplateError as error:
+    except Exception as error:  # what the preview's values break is the caller's 422
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"template {key}: {error}") from error
     return PreviewView(key=key, subject=rendered.subject, text=rendered.text, html=rendered.html)
 

@@ -7,8 +7,6 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from jinja2 import TemplateError
-
 from ticketstream.csat_tokens import issue_csat_token
 from ticketstream_notify.directory import StaffDirectory
 from ticketstream_notify.domain import EmailDraft, InAppNotification, OutgoingEmail
@@ -81,8 +79,7 @@ class Notifier:
             try:
                 rendered = self._renderer.render(draft.kind, override, context)
                 return draft.finish(subject=rendered.subject, text=rendered.text, html=rendered.html)
-            except TemplateError:
-                # Saved templates were validated; one that still fails must not stop the email.
+            except Exception:  # saved templates were validated; a failure must not stop the email
                 log.exception("template %s failed; sending the default wording", draft.kind)
         rendered = self._renderer.render(draft.kind, default_template(draft.kind), context)
         return draft.finish(subject=rendered.subject, text=rendered.text, html=rendered.html)

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
@@ -262,10 +265,22 @@ _LAYOUT = (
 )
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing the operators that can build huge values from a short
+    template (`"x" * 10**9`): a saved template is rendered on every send."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            raise SecurityError("the ** operator is not allowed in templates")
+        if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
+            raise SecurityError("repeating text or lists with * is not allowed in templates")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(*, html: bool) -> ImmutableSandboxedEnvironment:
-    return ImmutableSandboxedEnvironment(
-        autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True
-    )
+    return _Sandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
 
 
 class TemplateRenderer:
@@ -295,11 +310,12 @@ class TemplateRenderer:
                 )
         try:
             self.render(kind, source, sample_context(kind))
-        except TemplateError as error:
+        except Exception as error:  # any failure (e.g. "a" + 1) makes it unusable
             raise TemplateInvalidError(f"fails on sample data: {error}") from error
 
     def render(self, kind: str, source: TemplateSource, context: Mapping[str, str]) -> RenderedEmail:
-        """Raises jinja2's TemplateError when the template cannot be rendered with `context`."""
+        """Raises jinja2's TemplateError (or the error of a failing expression) when the template
+        cannot be rendered with `context`."""
         values = dict(context)
         subject = self._text.from_string(source.subject).render(values)
         # A header is one line: a template cannot add headers through the subject.
