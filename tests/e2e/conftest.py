@@ -14,6 +14,11 @@ from ticketstream.devstack.stack import DevStack
 
 @pytest.fixture(scope="module")
 def stack(infrastructure, tmp_path_factory) -> Iterator[DevStack]:
+    yield from launch_stack(infrastructure, tmp_path_factory)
+
+
+def launch_stack(infrastructure, tmp_path_factory, **settings: str) -> Iterator[DevStack]:
+    """Start the five services; `settings` adds TICKETSTREAM_<NAME> values (e.g. SMTP_URL)."""
     tag = f"e{uuid.uuid4().hex[:8]}"
     environ = dict(os.environ)
     environ.update(
@@ -30,6 +35,9 @@ def stack(infrastructure, tmp_path_factory) -> Iterator[DevStack]:
     )
     # Links in customer email point at the tickets service of this stack.
     environ["TICKETSTREAM_PUBLIC_URL"] = f"http://127.0.0.1:{environ['TICKETSTREAM_TICKETS_PORT']}"
+    # ...and survey links at its ingest.
+    environ["TICKETSTREAM_INGEST_PUBLIC_URL"] = f"http://127.0.0.1:{environ['TICKETSTREAM_INGEST_PORT']}"
+    environ.update({f"TICKETSTREAM_{name.upper()}": value for name, value in settings.items()})
     dev_stack = DevStack(state_dir=tmp_path_factory.mktemp(tag), environ=environ)
     dev_stack.create_topics()
     dev_stack.start_services()

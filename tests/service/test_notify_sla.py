@@ -17,6 +17,7 @@ from tests.helpers import (
     ticket_created,
     ticket_snapshot,
 )
+from tests.mail_parts import text_and_html
 from tests.service.test_sla_notify_analytics import smtp_relay  # noqa: F401 - a fixture
 from ticketstream.auth import Role
 from ticketstream.contracts.events import (
@@ -120,7 +121,7 @@ async def test_a_ticket_waiting_on_its_customer_gets_one_threaded_check_in_email
     assert mail["Subject"] == "[TKT-0502] Do you still need help? Title of TKT-0502"
     assert mail["In-Reply-To"] == "<root502@example.com>"
     assert mail["Reply-To"] == "support+TKT-0502@ticketstream.local"
-    body = mail.get_payload()
+    body, _ = text_and_html(mail)
     assert (since + timedelta(days=2)).strftime("%Y-%m-%d %H:%M UTC") in body
 
 

@@ -20,6 +20,7 @@ from tests.helpers import (
     ticket_created,
     ticket_snapshot,
 )
+from tests.mail_parts import text_and_html
 from ticketstream.auth import Role
 from ticketstream.contracts import topics
 from ticketstream.devstack.processes import free_port
@@ -118,7 +119,9 @@ async def test_notify_tells_staff_in_app_and_mails_the_customer_a_threaded_ackno
     assert sent["References"] == "<root7@example.com>"
     assert sent["Reply-To"] == "support+TKT-0007@ticketstream.local"
     assert sent["Message-ID"] == f"<ack.{ticket.id}@ticketstream.local>"
-    assert "TKT-0007" in sent.get_payload()
+    text, html = text_and_html(sent)
+    assert sent.get_content_type() == "multipart/alternative"
+    assert "TKT-0007" in text and "TKT-0007" in html
     assert [r.headers["ce_type"] for r in delivered] == ["notify.delivered"]
     assert inbox["unread_count"] == 1
     assert inbox["items"][0]["title"] == "New ticket TKT-0007: Title of TKT-0007"

@@ -30,6 +30,7 @@ from ticketstream_notify.domain import (
     staff_recipients,
 )
 from ticketstream_notify.senders import SmtpSender, build_message
+from ticketstream_notify.templates import render_default
 
 NOW = datetime(2026, 2, 2, 10, 0, tzinfo=UTC)
 SUPPORT = "support@help.example.test"
@@ -121,9 +122,10 @@ def test_plus_address() -> None:
 
 
 def test_acknowledgement_email_is_threaded_with_the_customer_message() -> None:
-    mail = acknowledgement_email(ticket(), support_address=SUPPORT, follow_url=FOLLOW_URL)
+    draft = acknowledgement_email(ticket(), support_address=SUPPORT, follow_url=FOLLOW_URL)
 
-    assert mail is not None
+    assert draft is not None
+    mail = render_default(draft, brand="Support", support_address=SUPPORT)
     assert mail.to == "alice@example.com"
     assert mail.subject == "[TKT-0042] We received your request: Printer on fire"
     assert mail.reply_to == "support+TKT-0042@help.example.test"
@@ -142,11 +144,12 @@ def test_acknowledgement_email_is_threaded_with_the_customer_message() -> None:
 def test_acknowledgement_email_without_thread_or_name() -> None:
     snapshot = ticket(email_thread_id=None, requester=Person(email="bob@example.com"))
 
-    mail = acknowledgement_email(
+    draft = acknowledgement_email(
         snapshot, support_address=SUPPORT, follow_url="http://x.test/v1/portal/magic/tok"
     )
 
-    assert mail is not None
+    assert draft is not None
+    mail = render_default(draft, brand="Support", support_address=SUPPORT)
     assert mail.in_reply_to is None
     assert mail.references == ()
     assert mail.text.startswith("Hello there,\n")

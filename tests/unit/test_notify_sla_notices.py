@@ -8,6 +8,7 @@ from ticketstream.contracts.events import SlaBreached, SlaTarget, SlaWaitingRemi
 from ticketstream.contracts.models import Person, Priority, Source, TicketSnapshot, TicketStatus
 from ticketstream_notify.domain import MANAGERS, principal_recipients
 from ticketstream_notify.sla_notices import Thread, breach_notifications, checkin_email, warning_notifications
+from ticketstream_notify.templates import render_default
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -73,9 +74,10 @@ def test_only_managers_and_admins_read_the_managers_address() -> None:
 def test_the_check_in_threads_onto_the_latest_message_and_says_when_the_ticket_closes() -> None:
     thread = Thread(root="<root@example.com>", latest="<reply.3@ticketstream.local>")
 
-    mail = checkin_email(ticket(), reminder(), thread, support_address="support@help.example")
+    draft = checkin_email(ticket(), reminder(), thread, support_address="support@help.example")
 
-    assert mail is not None
+    assert draft is not None
+    mail = render_default(draft, brand="Support", support_address="support@help.example")
     assert mail.to == "kim@example.com"
     assert mail.in_reply_to == "<reply.3@ticketstream.local>"
     assert mail.references == ("<root@example.com>", "<reply.3@ticketstream.local>")

@@ -1,11 +1,13 @@
 """Pure notification rules: who hears about a new ticket, and the customer's acknowledgement.
 
-No IO here. Text is written for Ticketstream; templates become editable in a later issue.
+No IO here. Emails are planned as drafts (recipient, thread headers and template variables); the
+wording comes from `templates`, where admins can change it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ticketstream.contracts.addressing import plus_address
@@ -39,6 +41,61 @@ class OutgoingEmail:
     ticket_id: str
     ref: str
     kind: str
+    html: str = ""
+    audience: str = "customer"  # customer | staff: only customer mail threads back onto tickets
+
+
+@dataclass(frozen=True)
+class EmailDraft:
+    """An email before its wording: who, which thread, and the variables of its template."""
+
+    kind: str
+    to: str
+    message_id: str
+    in_reply_to: str | None
+    references: tuple[str, ...]
+    reply_to: str
+    ticket_id: str
+    ref: str
+    variables: Mapping[str, str] = field(default_factory=dict)
+    audience: str = "customer"
+    recipient_id: str | None = None  # the staff member, whose preferences apply
+
+    def finish(self, *, subject: str, text: str, html: str) -> OutgoingEmail:
+        return OutgoingEmail(
+            to=self.to,
+            subject=subject,
+            text=text,
+            message_id=self.message_id,
+            in_reply_to=self.in_reply_to,
+            references=self.references,
+            reply_to=self.reply_to,
+            ticket_id=self.ticket_id,
+            ref=self.ref,
+            kind=self.kind,
+            html=html,
+            audience=self.audience,
+        )
+
+
+def mail_domain(support_address: str) -> str:
+    """The domain of notify's own Message-IDs: the support mailbox's."""
+    return support_address.partition("@")[2] or "ticketstream.local"
+
+
+def ticket_variables(ticket: TicketSnapshot) -> dict[str, str]:
+    """What every template may say about the ticket."""
+    return {
+        "ref": ticket.ref,
+        "title": ticket.title,
+        "status": ticket.status.value,
+        "priority": ticket.priority.value.title(),
+    }
+
+
+def customer_variables(ticket: TicketSnapshot, follow_url: str) -> dict[str, str]:
+    name = ticket.requester.name if ticket.requester and ticket.requester.name else "there"
+    return {**ticket_variables(ticket), "customer_name": name, "follow_url": follow_url}
 
 
 def staff_recipients(ticket: TicketSnapshot) -> list[str]:
@@ -87,7 +144,7 @@ def acknowledgement_email(
     support_address: str,
     follow_url: str,
     first_interaction: InteractionSummary | None = None,
-) -> OutgoingEmail | None:
+) -> EmailDraft | None:
     """The 'we have your request' email, threaded with the customer's message.
 
     None for a ticket opened from an auto-reply (`first_interaction.auto_submitted`): answering
@@ -98,29 +155,17 @@ def acknowledgement_email(
         return None
     if first_interaction is not None and first_interaction.auto_submitted:
         return None
-    domain = support_address.partition("@")[2] or "ticketstream.local"
-    name = ticket.requester.name or "there"
-    text = (
-        f"Hello {name},\n\n"
-        f"Thank you for contacting us. Your request has been received and logged as {ticket.ref}:\n"
-        f"  {ticket.title}\n\n"
-        f"A member of our support team will reply as soon as possible. To add anything, just reply\n"
-        f"to this email and keep {ticket.ref} in the subject.\n\n"
-        f"Follow your request and answer it: {follow_url}\n\n"
-        f"— Support\n"
-    )
     thread = ticket.email_thread_id
-    return OutgoingEmail(
+    return EmailDraft(
         to=ticket.requester.email,
-        subject=f"[{ticket.ref}] We received your request: {ticket.title}",
-        text=text,
-        message_id=f"<ack.{ticket.id}@{domain}>",
+        message_id=f"<ack.{ticket.id}@{mail_domain(support_address)}>",
         in_reply_to=thread,
         references=(thread,) if thread else (),
         reply_to=plus_address(support_address, ticket.ref),
         ticket_id=ticket.id,
         ref=ticket.ref,
         kind="acknowledgement",
+        variables=customer_variables(ticket, follow_url),
     )
 
 
@@ -134,8 +179,8 @@ def next_attempt_at(now: datetime, attempts: int) -> datetime:
 
 
 def public_reply_email(
-    ticket: TicketSnapshot, interaction: InteractionSummary, *, support_address: str
-) -> OutgoingEmail | None:
+    ticket: TicketSnapshot, interaction: InteractionSummary, *, support_address: str, follow_url: str = ""
+) -> EmailDraft | None:
     """An agent's public reply, sent as tickets wrote it: its Message-ID and thread headers.
 
     Only customer-visible outbound emails qualify: an internal note can never become an email.
@@ -144,10 +189,8 @@ def public_reply_email(
         return None
     if not interaction.recipients or not interaction.message_id:
         return None
-    return OutgoingEmail(
+    return EmailDraft(
         to=interaction.recipients[0],
-        subject=interaction.subject or f"[{ticket.ref}] {ticket.title}",
-        text=interaction.body_text,
         message_id=interaction.message_id,
         in_reply_to=interaction.in_reply_to,
         references=tuple(interaction.references),
@@ -155,6 +198,14 @@ def public_reply_email(
         ticket_id=ticket.id,
         ref=ticket.ref,
         kind="reply",
+        variables={
+            **customer_variables(ticket, follow_url),
+            "subject": interaction.subject or f"[{ticket.ref}] {ticket.title}",
+            "reply_text": interaction.body_text,
+            "agent_name": (interaction.author.name if interaction.author else None)
+            or interaction.author_id
+            or "Support",
+        },
     )
 
 

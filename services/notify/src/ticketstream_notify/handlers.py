@@ -12,21 +12,30 @@ from ticketstream.auth import issue_magic_link
 from ticketstream.broker import consumer_options
 from ticketstream.contracts import parse_event, topics
 from ticketstream.contracts.events import (
+    DirectoryAgent,
+    DirectoryTeam,
     SlaBreached,
     SlaWaitingReminderDue,
     SlaWarning,
-    TicketCreated,
     TicketEvent,
     TicketInteractionAdded,
 )
 from ticketstream.contracts.models import TicketSnapshot
-from ticketstream_notify import domain, sla_notices
+from ticketstream_notify import plans
+from ticketstream_notify.notifier import Notifier
 from ticketstream_notify.settings import Settings
+from ticketstream_notify.sla_notices import Thread
 from ticketstream_notify.store import NotifyStore
+from ticketstream_notify.store_directory import DirectoryStore
 
 
 def create_router(
-    settings: Settings, store: NotifyStore, *, on_mail_queued: Callable[[], None]
+    settings: Settings,
+    store: NotifyStore,
+    *,
+    on_mail_queued: Callable[[], None],
+    notifier: Notifier,
+    directory: DirectoryStore,
 ) -> KafkaRouter:
     router = KafkaRouter()
 
@@ -46,39 +55,33 @@ def create_router(
     async def on_ticket_event(message: KafkaMessage) -> None:
         envelope = parse_event(message.headers, message.body)
         event = envelope.data
-        notifications: list[domain.InAppNotification] = []
-        mails: list[domain.OutgoingEmail | None] = []
-        if isinstance(event, TicketCreated):
-            notifications = domain.new_ticket_notifications(event.ticket)
-            mails = [
-                domain.acknowledgement_email(
-                    event.ticket,
-                    support_address=settings.support_address,
-                    follow_url=follow_url(event.ticket),
-                    first_interaction=event.first_interaction,
-                )
-            ]
-        elif isinstance(event, TicketInteractionAdded):
-            notifications = domain.interaction_notifications(event.ticket, event.interaction)
-            mails = [
-                domain.public_reply_email(
-                    event.ticket, event.interaction, support_address=settings.support_address
-                )
-            ]
         if not isinstance(event, TicketEvent):
             return
-        to_send = [mail for mail in mails if mail is not None]
+        known = await store.ticket(event.ticket_id)
+        thread = known[1] if known else Thread(root=event.ticket.email_thread_id, latest=None)
+        now = datetime.now(UTC)
+        plan = await plans.for_ticket_event(event, thread, plan_context(envelope.id, now))
+        notifications, to_send = await notifier.resolve(plan.notifications, plan.drafts)
         message_id = event.interaction.message_id if isinstance(event, TicketInteractionAdded) else None
         recorded = await store.record(
             envelope,
             notifications=notifications,
             mails=to_send,
-            now=datetime.now(UTC),
+            now=now,
             ticket=event.ticket,
             message_id=message_id,
         )
         if recorded and to_send:
             on_mail_queued()
+
+    def plan_context(event_id: str, now: datetime) -> plans.PlanContext:
+        return plans.PlanContext(
+            notifier=notifier,
+            support_address=settings.support_address,
+            event_id=event_id,
+            follow_url=follow_url,
+            now=now,
+        )
 
     @router.subscriber(
         settings.topic(topics.SLA),
@@ -100,22 +103,24 @@ def create_router(
         ticket, thread = known
         if isinstance(event, SlaWaitingReminderDue) and ticket.updated_at < event.waiting_since:
             raise TicketNotYetKnownError(event.ticket_id)
-        notifications: list[domain.InAppNotification] = []
-        mails: list[domain.OutgoingEmail] = []
-        if isinstance(event, SlaWarning):
-            notifications = sla_notices.warning_notifications(ticket, event)
-        elif isinstance(event, SlaBreached):
-            notifications = sla_notices.breach_notifications(ticket, event)
-        else:
-            checkin = sla_notices.checkin_email(
-                ticket, event, thread, support_address=settings.support_address
-            )
-            mails = [checkin] if checkin is not None else []
-        recorded = await store.record(
-            envelope, notifications=notifications, mails=mails, now=datetime.now(UTC)
-        )
+        now = datetime.now(UTC)
+        plan = await plans.for_sla_event(event, ticket, thread, plan_context(envelope.id, now))
+        notifications, mails = await notifier.resolve(plan.notifications, plan.drafts)
+        recorded = await store.record(envelope, notifications=notifications, mails=mails, now=now)
         if recorded and mails:
             on_mail_queued()
+
+    @router.subscriber(
+        settings.topic(topics.DIRECTORY),
+        title="notify/directory",
+        description="Staff addresses, roles, teams and their leads and managers, for staff email and "
+        "for escalations and low CSAT scores.",
+        **consumer_options(settings),
+    )
+    async def on_directory_event(message: KafkaMessage) -> None:
+        event = parse_event(message.headers, message.body).data
+        if isinstance(event, DirectoryAgent | DirectoryTeam):
+            await directory.apply(event)
 
     return router
 

@@ -32,6 +32,9 @@ class DevMailView(BaseModel):
     to: str
     subject: str
     text: str
+    html: str = ""
+    kind: str = ""
+    audience: str = "customer"
     message_id: str
     in_reply_to: str | None
     references: list[str]

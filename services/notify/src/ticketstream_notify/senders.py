@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from urllib.parse import unquote, urlparse
@@ -10,15 +11,20 @@ import aiosmtplib
 
 from ticketstream_notify.domain import OutgoingEmail
 
+# Long Message-IDs must not be folded onto a continuation line: some mail clients then fail to
+# match them when threading. 998 characters is the line limit of RFC 5322.
+UNFOLDED = policy.default.clone(max_line_length=998)
+
 
 def build_message(mail: OutgoingEmail, *, sender: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=UNFOLDED)
     message["From"] = sender
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Message-ID"] = mail.message_id
     message["Reply-To"] = mail.reply_to
     message["Date"] = formatdate(usegmt=True)
+    # The acknowledgement answers the customer's own message; everything else notify sends on its own.
     message["Auto-Submitted"] = "auto-replied" if mail.kind == "acknowledgement" else "auto-generated"
     message["X-Ticketstream-Ref"] = mail.ref
     if mail.in_reply_to:
@@ -26,6 +32,9 @@ def build_message(mail: OutgoingEmail, *, sender: str) -> EmailMessage:
     if mail.references:
         message["References"] = " ".join(mail.references)
     message.set_content(mail.text)
+    if mail.html:
+        # multipart/alternative: clients that show HTML pick it, the rest read the text part.
+        message.add_alternative(mail.html, subtype="html")
     return message
 
 
@@ -45,8 +54,12 @@ class SmtpSender:
         self._timeout = timeout
 
     async def send(self, mail: OutgoingEmail) -> None:
+        # Flattened here, with our policy: aiosmtplib's own would fold long Message-IDs again.
+        raw = build_message(mail, sender=self._sender).as_bytes(policy=UNFOLDED.clone(linesep="\r\n"))
         await aiosmtplib.send(
-            build_message(mail, sender=self._sender),
+            raw,
+            sender=self._sender,
+            recipients=[mail.to],
             hostname=self._host,
             port=self._port,
             use_tls=self._use_tls,

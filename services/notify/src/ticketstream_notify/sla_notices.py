@@ -9,7 +9,14 @@ from datetime import datetime
 from ticketstream.contracts.addressing import plus_address
 from ticketstream.contracts.events import SlaBreached, SlaWaitingReminderDue, SlaWarning
 from ticketstream.contracts.models import TicketSnapshot, TicketStatus
-from ticketstream_notify.domain import MANAGERS, InAppNotification, OutgoingEmail, staff_recipients
+from ticketstream_notify.domain import (
+    MANAGERS,
+    EmailDraft,
+    InAppNotification,
+    customer_variables,
+    mail_domain,
+    staff_recipients,
+)
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,7 @@ def _target(event: SlaWarning | SlaBreached) -> str:
     return event.target.value.replace("_", " ")
 
 
-def _when(moment: datetime | None) -> str:
+def when(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "now"
 
 
@@ -38,7 +45,7 @@ def warning_notifications(ticket: TicketSnapshot, event: SlaWarning) -> list[InA
         InAppNotification(
             recipient=recipient,
             kind="sla.warning",
-            title=f"{ticket.ref}: {_target(event)} due {_when(event.due_at)}",
+            title=f"{ticket.ref}: {_target(event)} due {when(event.due_at)}",
             body=f"{ticket.title} ({ticket.priority.value.title()}); most of the time allowed has passed.",
             ref=ticket.ref,
             ticket_id=ticket.id,
@@ -54,7 +61,7 @@ def breach_notifications(ticket: TicketSnapshot, event: SlaBreached) -> list[InA
             recipient=recipient,
             kind="sla.breached",
             title=f"{ticket.ref}: {_target(event)} target missed",
-            body=f"{ticket.title} ({ticket.priority.value.title()}) was due {_when(event.due_at)}.",
+            body=f"{ticket.title} ({ticket.priority.value.title()}) was due {when(event.due_at)}.",
             ref=ticket.ref,
             ticket_id=ticket.id,
         )
@@ -63,33 +70,28 @@ def breach_notifications(ticket: TicketSnapshot, event: SlaBreached) -> list[InA
 
 
 def checkin_email(
-    ticket: TicketSnapshot, event: SlaWaitingReminderDue, thread: Thread, *, support_address: str
-) -> OutgoingEmail | None:
+    ticket: TicketSnapshot,
+    event: SlaWaitingReminderDue,
+    thread: Thread,
+    *,
+    support_address: str,
+    follow_url: str = "",
+) -> EmailDraft | None:
     """Ask the customer whether they still need help, in the ticket's thread, and say when the
     ticket closes if they stay silent. A ticket no longer waiting gets nothing."""
     if ticket.requester is None or ticket.status is not TicketStatus.WAITING_ON_CUSTOMER:
         return None
-    domain = support_address.partition("@")[2] or "ticketstream.local"
-    name = ticket.requester.name or "there"
-    text = (
-        f"Hello {name},\n\n"
-        f"We are still holding your request {ticket.ref} open for you:\n"
-        f"  {ticket.title}\n\n"
-        f"We last asked you for some information and have not heard back. Is this still a problem?\n"
-        f"Just reply to this email and we will pick it up again. If we do not hear from you, the\n"
-        f"request will be closed on {_when(event.close_at)}; replying later opens a new one.\n\n"
-        f"— Support\n"
-    )
     in_reply_to, references = thread.headers()
-    return OutgoingEmail(
+    return EmailDraft(
         to=ticket.requester.email,
-        subject=f"[{ticket.ref}] Do you still need help? {ticket.title}",
-        text=text,
-        message_id=f"<checkin.{int(event.waiting_since.timestamp())}.{ticket.id}@{domain}>",
+        message_id=(
+            f"<checkin.{int(event.waiting_since.timestamp())}.{ticket.id}@{mail_domain(support_address)}>"
+        ),
         in_reply_to=in_reply_to,
         references=references,
         reply_to=plus_address(support_address, ticket.ref),
         ticket_id=ticket.id,
         ref=ticket.ref,
         kind="waiting.checkin",
+        variables={**customer_variables(ticket, follow_url), "close_at": when(event.close_at)},
     )

@@ -44,7 +44,8 @@ INDEXES: IndexPlan = {
 
 
 def _mail_of(document: Document) -> OutgoingEmail:
-    fields = {name: document[name] for name in OutgoingEmail.__dataclass_fields__}
+    # Mail queued before a field existed lacks it: the dataclass default applies.
+    fields = {name: document[name] for name in OutgoingEmail.__dataclass_fields__ if name in document}
     fields["references"] = tuple(fields["references"])
     return OutgoingEmail(**fields)
 
@@ -147,7 +148,9 @@ class NotifyStore:
             channel="email",
             recipient=mail.to,
             occurred_at=now,
-            message_id=mail.message_id,
+            # Only customer mail is part of a ticket's thread: tickets learns these Message-IDs, so
+            # a customer's answer threads; a staff member's answer to a staff email must not.
+            message_id=mail.message_id if mail.audience == "customer" else None,
         )
         await self._finish_mail(mail_id, {"status": status, "delivered_at": now}, event)
 
