@@ -23,10 +23,10 @@ from ticketstream_notify.dispatcher import MailDispatcher
 from ticketstream_notify.notifier import Notifier
 from ticketstream_notify.senders import SmtpSender
 from ticketstream_notify.settings import Settings
-from ticketstream_notify.webhook_dispatcher import WebhookDispatcher
-from ticketstream_notify.webhook_sender import WebhookSender
 from ticketstream_notify.store_matrix import MatrixStore
 from ticketstream_notify.templates import TemplateRenderer
+from ticketstream_notify.webhook_dispatcher import WebhookDispatcher
+from ticketstream_notify.webhook_sender import WebhookSender
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
