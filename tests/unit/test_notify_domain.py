@@ -266,11 +266,17 @@ def test_build_message_carries_thread_headers() -> None:
 
 
 def test_build_message_without_thread_and_for_other_kinds() -> None:
-    message = build_message(outgoing(in_reply_to=None, references=(), kind="reply"), sender=SUPPORT)
+    message = build_message(outgoing(in_reply_to=None, references=(), kind="checkin"), sender=SUPPORT)
 
     assert "In-Reply-To" not in message
     assert "References" not in message
     assert message["Auto-Submitted"] == "auto-generated"
+
+
+def test_an_agents_reply_is_not_marked_automatic() -> None:
+    message = build_message(outgoing(kind="reply"), sender=SUPPORT)
+
+    assert "Auto-Submitted" not in message
 
 
 @pytest.mark.parametrize(

@@ -24,8 +24,11 @@ def build_message(mail: OutgoingEmail, *, sender: str) -> EmailMessage:
     message["Message-ID"] = mail.message_id
     message["Reply-To"] = mail.reply_to
     message["Date"] = formatdate(usegmt=True)
-    # The acknowledgement answers the customer's own message; everything else notify sends on its own.
-    message["Auto-Submitted"] = "auto-replied" if mail.kind == "acknowledgement" else "auto-generated"
+    # RFC 3834: an agent's reply is written by a person and carries no Auto-Submitted, so the
+    # customer's own auto-responder may answer it like any mail; the acknowledgement answers the
+    # customer's message, and everything else notify sends on its own.
+    if mail.kind != "reply":
+        message["Auto-Submitted"] = "auto-replied" if mail.kind == "acknowledgement" else "auto-generated"
     message["X-Ticketstream-Ref"] = mail.ref
     if mail.in_reply_to:
         message["In-Reply-To"] = mail.in_reply_to
