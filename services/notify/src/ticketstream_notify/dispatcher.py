@@ -24,6 +24,8 @@ from ticketstream_notify.store_suppression import SuppressionStore
 log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 0.5
+# Deliveries between two looks for due digests, so a steady stream of mail cannot starve them.
+DELIVERIES_PER_ROUND = 50
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,13 @@ class MailDispatcher:
     async def run(self) -> None:
         while True:
             try:
-                while await self.deliver_one():
-                    pass
                 while await self.build_one_digest():
                     pass
+                delivered = 0
+                while delivered < DELIVERIES_PER_ROUND and await self.deliver_one():
+                    delivered += 1
+                if delivered == DELIVERIES_PER_ROUND:
+                    continue  # more may be due: no idle wait
             except Exception:
                 log.exception("mail dispatch round failed")
             with contextlib.suppress(TimeoutError):

@@ -34,6 +34,9 @@ class DigestStore:
         key = recipient.lower()
         fresh = {"window_ends_at": now + budget.window, "sent": 1}
         for _ in range(CLAIM_ATTEMPTS):
+            held_until = await self._full_until(key, budget=budget, now=now)
+            if held_until is not None:
+                return held_until  # the common case in a storm: one read, no write
             if await budgets.find_one_and_update(
                 {"_id": key, "window_ends_at": {"$gt": now}, "sent": {"$lt": budget.limit}},
                 {"$inc": {"sent": 1}},
@@ -48,13 +51,15 @@ class DigestStore:
                 return None
             except DuplicateKeyError:
                 pass  # another replica opened the window first: look again
-            current = await budgets.find_one({"_id": key})
-            if current is not None:
-                state = BudgetState(window_ends_at=current["window_ends_at"], sent=int(current["sent"]))
-                if not digests.may_send(state, budget, now=now):
-                    return state.window_ends_at
         # The window changed under us on every attempt; sending is the safer way to be wrong.
         return None
+
+    async def _full_until(self, key: str, *, budget: MailBudget, now: datetime) -> datetime | None:
+        current = await self._database[MAIL_BUDGETS].find_one({"_id": key})
+        if current is None:
+            return None
+        state = BudgetState(window_ends_at=current["window_ends_at"], sent=int(current["sent"]))
+        return None if digests.may_send(state, budget, now=now) else state.window_ends_at
 
     async def hold(self, mail_id: str, *, until: datetime) -> None:
         await self._database[MAILS].update_one(
