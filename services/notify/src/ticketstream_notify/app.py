@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routers=[api.router, api_stream.router, api_suppression.router],
     )
     app.state.notify_store = notify_store
+    app.state.mail_dispatcher = dispatcher
     app.state.suppression_store = suppression_store
     app.state.stream_store = store_stream.StreamStore(platform.database)
     return app
