@@ -22,6 +22,8 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.bench.substrate import raw_produce_and_consume, raw_transactions
 from tests.helpers import (
     eventually,
@@ -72,6 +74,7 @@ async def seed(database: Any, documents: list[dict[str, Any]]) -> None:
         await database["mails"].insert_many(documents[first : first + SEED_BATCH], ordered=False)
 
 
+@pytest.mark.timeout(3600)
 async def test_notify_throughput(infra_env, smtp_relay) -> None:  # noqa: F811
     relay, smtp_url = smtp_relay
     settings = settings_from(infra_env, NotifySettings, smtp_url=smtp_url, log_level="WARNING")

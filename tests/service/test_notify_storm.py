@@ -5,9 +5,12 @@ one by one, and a redelivered event mails once."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from tests.helpers import (
     eventually,
@@ -80,6 +83,8 @@ def public_reply(ticket: Any, n: int) -> TicketInteractionAdded:
     )
 
 
+# A thousand events through one consumer take minutes on the shared development machine.
+@pytest.mark.timeout(900)
 async def test_a_thousand_emails_to_one_address_become_a_bounded_digest_and_nothing_is_lost(
     infra_env,
     smtp_relay,  # noqa: F811
@@ -124,9 +129,7 @@ async def test_a_thousand_emails_to_one_address_become_a_bounded_digest_and_noth
         stored_digests = await mails.find({"kind": "digest"}).to_list()
     to_storm = [m for m in received if m["To"] == "storm@example.com"]
     check_ins = [m for m in to_storm if "Do you still need help?" in m["Subject"]]
-    digest_mails = [
-        m for m in to_storm if m["Subject"].startswith(tuple(f"{n} updates" for n in range(1, EVENTS)))
-    ]
+    digest_mails = [m for m in to_storm if re.fullmatch(r"\[TKT-0901\] \d+ updates", m["Subject"])]
     replies = [m for m in to_storm if "] Answer " in m["Subject"]]
     acknowledgements = [m for m in to_storm if "We received your request" in m["Subject"]]
     listed = sum(line.startswith("- ") for m in digest_mails for line in m.get_payload().splitlines())

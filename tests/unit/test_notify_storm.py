@@ -65,6 +65,15 @@ def test_a_digest_lists_every_item_oldest_first_and_names_its_tickets():
     assert "Ticket TKT-0001 was assigned to you by Mia." in sent.text
 
 
+def test_a_digest_about_one_ticket_is_threaded_to_it():
+    items = [digests.item_of(mail("waiting.checkin", ref="TKT-0042"), queued_at=NOW) for _ in range(3)]
+    sent = digests.digest_email(
+        "kim@example.com", items, mail_id="digest:def", support_address="support@ticketstream.local"
+    )
+    assert (sent.subject, sent.ref, sent.ticket_id) == ("[TKT-0042] 3 updates", "TKT-0042", "t1")
+    assert sent.reply_to == "support+TKT-0042@ticketstream.local"
+
+
 def test_the_digest_id_depends_only_on_the_set_of_held_mails():
     assert digests.digest_id(["b", "a"]) == digests.digest_id(["a", "b"])
     assert digests.digest_id(["a"]) != digests.digest_id(["a", "b"])

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ticketstream.contracts.addressing import plus_address
 from ticketstream_notify.domain import OutgoingEmail
 
 DIGEST_KIND = "digest"
@@ -47,6 +48,7 @@ class DigestItem:
     """One held mail, as the digest lists it."""
 
     ref: str
+    ticket_id: str
     subject: str
     excerpt: str
     queued_at: datetime
@@ -65,7 +67,13 @@ def may_send(state: BudgetState | None, budget: MailBudget, *, now: datetime) ->
 
 
 def item_of(mail: OutgoingEmail, *, queued_at: datetime) -> DigestItem:
-    return DigestItem(ref=mail.ref, subject=mail.subject, excerpt=excerpt(mail.text), queued_at=queued_at)
+    return DigestItem(
+        ref=mail.ref,
+        ticket_id=mail.ticket_id,
+        subject=mail.subject,
+        excerpt=excerpt(mail.text),
+        queued_at=queued_at,
+    )
 
 
 def excerpt(text: str) -> str:
@@ -100,16 +108,33 @@ def digest_email(
     lines.append("\nOpen a ticket to see its full history.\n\n— Support\n")
     refs = sorted({item.ref for item in ordered if item.ref})
     domain = support_address.partition("@")[2] or "ticketstream.local"
+    message_id = f"<{mail_id.replace(':', '.')}@{domain}>"
+    tickets = {(item.ticket_id, item.ref) for item in ordered if item.ticket_id and item.ref}
+    if len(tickets) == 1:
+        # All about one ticket: threaded to it like its other mail, so an answer lands on it.
+        [(ticket_id, ref)] = tickets
+        return OutgoingEmail(
+            to=recipient,
+            subject=f"[{ref}] {len(ordered)} updates",
+            text="\n".join(lines),
+            message_id=message_id,
+            in_reply_to=None,
+            references=(),
+            reply_to=plus_address(support_address, ref),
+            ticket_id=ticket_id,
+            ref=ref,
+            kind=DIGEST_KIND,
+        )
     shown = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
     return OutgoingEmail(
         to=recipient,
         subject=f"{len(ordered)} updates: {shown}" if shown else f"{len(ordered)} updates",
         text="\n".join(lines),
-        message_id=f"<{mail_id.replace(':', '.')}@{domain}>",
+        message_id=message_id,
         in_reply_to=None,
         references=(),
         reply_to=support_address,
         ticket_id="",
-        ref=refs[0] if len(refs) == 1 else "",
+        ref="",
         kind=DIGEST_KIND,
     )
