@@ -98,6 +98,7 @@ async def test_notify_throughput(infra_env, smtp_relay) -> None:  # noqa: F811
 
         await eventually(all_stored, timeout=900, interval=0.2)
         processed = EVENTS / (time.perf_counter() - started)
+        print(f"  {EVENTS} events stored: {processed:,.1f}/s", flush=True)
         await eventually(lambda: _true(len(relay.messages) >= EVENTS), timeout=900, interval=0.2)
 
         relay.messages.clear()
@@ -106,6 +107,7 @@ async def test_notify_throughput(infra_env, smtp_relay) -> None:  # noqa: F811
         app.state.mail_dispatcher.poke()
         await eventually(lambda: _true(len(relay.messages) >= MAILS), timeout=900, interval=0.1)
         sent = MAILS / (time.perf_counter() - started)
+        print(f"  {MAILS} mails sent: {sent:,.1f}/s", flush=True)
 
         relay.messages.clear()
         await seed(database, [pending_mail("storm@example.com", n) for n in range(STORM)])

@@ -143,3 +143,36 @@ async def test_a_thousand_emails_to_one_address_become_a_bounded_digest_and_noth
     # Each window lets LIMIT check-ins through and ends with at most one digest.
     assert len(check_ins) <= LIMIT * (len(digest_mails) + 1)
     assert len(check_ins) + len(digest_mails) < EVENTS // 10
+
+
+async def test_held_mail_survives_a_restart_and_goes_out_in_one_digest(infra_env, smtp_relay):  # noqa: F811
+    relay, smtp_url = smtp_relay
+    settings = settings_from(
+        infra_env, NotifySettings, smtp_url=smtp_url, mail_limit_per_recipient=1, mail_limit_window_seconds=20
+    )
+    await prepare_topics(settings)
+    ticket = ticket_snapshot(ref="TKT-0902", requester="held@example.com", thread="<root902@example.com>")
+    since = datetime.now(UTC)
+    first = create_notify(settings)
+    async with running(first):
+        await publish_events(settings, [ticket_created(ticket), went_waiting(ticket, since)])
+        await publish_events(settings, [reminder(ticket, since)] * 3, event_ids=["h1", "h2", "h3"])
+        mails = first.state.platform.database["mails"]
+
+        async def two_held() -> bool:
+            return await mails.count_documents({"kind": "waiting.checkin", "status": "held"}) == 2
+
+        await eventually(two_held)
+    async with running(create_notify(settings)):
+
+        async def digest_sent() -> Any:
+            return [m for m in relay.messages if m["Subject"] == "[TKT-0902] 2 updates"] or None
+
+        # The window (20 s) ends after the first instance stopped: the second one sends the digest.
+        [digest] = await eventually(digest_sent, timeout=60)
+        await asyncio.sleep(1)
+        subjects = [m["Subject"] for m in relay.messages]
+    assert subjects.count("[TKT-0902] Do you still need help? Title of TKT-0902") == 1
+    assert subjects.count("[TKT-0902] 2 updates") == 1
+    assert digest["Reply-To"] == "support+TKT-0902@ticketstream.local"
+    assert sum(line.startswith("- ") for line in digest.get_payload().splitlines()) == 2
