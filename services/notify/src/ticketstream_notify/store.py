@@ -38,10 +38,7 @@ class MailStatus:
 
 
 INDEXES: IndexPlan = {
-    NOTIFICATIONS: [
-        IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)]),
-        IndexModel([("created_at", ASCENDING)]),  # the live stream polls by time
-    ],
+    NOTIFICATIONS: [IndexModel([("recipient", ASCENDING), ("created_at", DESCENDING)])],
     MAILS: [
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
         IndexModel([("created_at", DESCENDING)]),

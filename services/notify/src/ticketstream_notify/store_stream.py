@@ -1,7 +1,7 @@
 """What the live notification stream reads: notifications by time, and the unread count.
 
 Any replica's consumer may store a notification, so the stream polls the shared collection by
-`created_at` (indexed) instead of listening in-process."""
+`created_at` (the recipient and created_at index serves it) instead of listening in-process."""
 
 from __future__ import annotations
 
