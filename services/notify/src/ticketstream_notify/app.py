@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from ticketstream.asyncapi import declare_publications
@@ -11,15 +13,22 @@ from ticketstream.settings import Environment
 from ticketstream_notify import (
     api,
     api_admin,
+    api_stream,
+    api_suppression,
     api_webhooks,
     handlers,
+    handlers_suppression,
     handlers_webhooks,
     store,
+    store_digests,
     store_directory,
+    store_stream,
+    store_suppression,
     store_webhook_deliveries,
     store_webhooks,
 )
-from ticketstream_notify.dispatcher import MailDispatcher
+from ticketstream_notify.digests import MailBudget
+from ticketstream_notify.dispatcher import MailDispatcher, StormProtection
 from ticketstream_notify.notifier import Notifier
 from ticketstream_notify.senders import SmtpSender
 from ticketstream_notify.settings import Settings
@@ -31,13 +40,27 @@ from ticketstream_notify.webhook_sender import WebhookSender
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(
-        settings,
-        indexes={**store.INDEXES, **store_webhooks.WEBHOOK_INDEXES, **store_directory.DIRECTORY_INDEXES},
-    )
+    indexes = {
+        **store.INDEXES,
+        **store_digests.INDEXES,
+        **store_suppression.INDEXES,
+        **store_webhooks.WEBHOOK_INDEXES,
+        **store_directory.DIRECTORY_INDEXES,
+    }
+    platform = ServicePlatform(settings, indexes=indexes)
     notify_store = store.NotifyStore(platform.mongo, platform.database, on_commit=platform.relay.poke)
+    suppression_store = store_suppression.SuppressionStore(platform.mongo, platform.database)
     sender = SmtpSender(settings.smtp_url, sender=settings.support_address) if settings.smtp_url else None
-    dispatcher = MailDispatcher(notify_store, sender)
+    protection = StormProtection(
+        suppressions=suppression_store,
+        digests=store_digests.DigestStore(platform.mongo, platform.database),
+        budget=MailBudget(
+            limit=settings.mail_limit_per_recipient,
+            window=timedelta(seconds=settings.mail_limit_window_seconds),
+        ),
+        support_address=settings.support_address,
+    )
+    dispatcher = MailDispatcher(notify_store, sender, protection=protection)
     platform.background.append(dispatcher.run)
     matrix_store = MatrixStore(platform.database)
     directory_store = store_directory.DirectoryStore(platform.database)
@@ -68,14 +91,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, webhook_deliveries, on_delivery_queued=webhook_dispatcher.poke
         )
     )
+    platform.broker.include_router(handlers_suppression.create_router(settings, suppression_store))
     declare_publications(platform.broker, settings, topics.NOTIFY)
     app = create_service_app(
         platform,
         title="Ticketstream notify",
         description="Who hears about what: in-app notifications and customer email.",
-        routers=[api.router, api_admin.router, api_webhooks.router],
+        routers=[
+            api.router,
+            api_stream.router,
+            api_admin.router,
+            api_suppression.router,
+            api_webhooks.router,
+        ],
     )
     app.state.notify_store = notify_store
+    app.state.mail_dispatcher = dispatcher
+    app.state.suppression_store = suppression_store
+    app.state.stream_store = store_stream.StreamStore(platform.database)
     app.state.matrix_store = matrix_store
     app.state.template_renderer = renderer
     app.state.webhook_store = webhook_store

@@ -32,6 +32,9 @@ class MailStatus:
     SENT = "sent"
     STORED = "stored"  # dev without a relay: kept for GET /v1/dev/mail
     FAILED = "failed"
+    HELD = "held"  # over the recipient's budget: waits for the digest at the window's end
+    DIGESTED = "digested"  # went out as an item of the digest named by `digest_id`
+    SUPPRESSED = "suppressed"  # not sent: the address bounced (see store_suppression)
 
 
 INDEXES: IndexPlan = {
@@ -39,6 +42,7 @@ INDEXES: IndexPlan = {
     MAILS: [
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
         IndexModel([("created_at", DESCENDING)]),
+        IndexModel([("status", ASCENDING), ("digest_at", ASCENDING), ("to", ASCENDING)]),
     ],
 }
 
@@ -163,6 +167,7 @@ class NotifyStore:
         attempts: int,
         retry_at: datetime | None,
         now: datetime,
+        status: str = MailStatus.FAILED,
     ) -> None:
         """Schedule a retry, or give up (retry_at None) and publish notify.failed."""
         if retry_at is not None:
@@ -189,9 +194,7 @@ class NotifyStore:
             error=error,
             permanent=True,
         )
-        await self._finish_mail(
-            mail_id, {"status": MailStatus.FAILED, "attempts": attempts, "last_error": error}, event
-        )
+        await self._finish_mail(mail_id, {"status": status, "attempts": attempts, "last_error": error}, event)
 
     async def _finish_mail(self, mail_id: str, changes: dict[str, Any], event: NotifyEvent) -> None:
         async def work(session: Session) -> None:
