@@ -2,8 +2,17 @@
 
 from typing import ClassVar
 
+from pydantic import Field
+
 from ticketstream.settings import PlatformSettings
 
 
 class Settings(PlatformSettings):
     service_name: ClassVar[str] = "analytics"
+
+    analytics_batch_records: int = Field(
+        1000, ge=1, le=10_000, description="Most events folded into one bulk write of the ticket facts"
+    )
+    analytics_rebuild_idle_ms: int = Field(
+        1500, ge=100, description="A rebuild ends once past the captured end offsets and idle this long"
+    )
