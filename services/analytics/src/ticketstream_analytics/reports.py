@@ -10,6 +10,7 @@ Definitions (the README repeats them for users):
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -182,15 +183,17 @@ def volume_report(facts: list[TicketFact], *, interval: Interval, zone: ZoneInfo
 
 
 def backlog_report(facts: list[TicketFact], *, first: date, last: date, zone: ZoneInfo) -> dict[str, Any]:
-    """Open tickets at the end of each local day: created by then, not resolved by then."""
+    """Open tickets at the end of each local day: created by then, not resolved by then.
+
+    A ticket is resolved after it was created, so that is (created before the end of the day)
+    minus (resolved before the end of the day), two binary searches per day."""
+    created = sorted(f.created_at for f in facts)
+    resolved = sorted(f.resolved_at for f in facts if f.resolved_at is not None)
     points = []
     day = first
     while day <= last:
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-        open_count = sum(
-            1 for f in facts if f.created_at < end and (f.resolved_at is None or f.resolved_at >= end)
-        )
-        points.append({"day": day, "open": open_count})
+        points.append({"day": day, "open": bisect_left(created, end) - bisect_left(resolved, end)})
         day += timedelta(days=1)
     return {"points": points}
 
