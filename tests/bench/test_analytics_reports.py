@@ -34,7 +34,7 @@ from ticketstream_analytics.settings import Settings
 from ticketstream_analytics.store import TICKET_FACTS, AnalyticsStore, collection_name
 
 FACTS = int(os.environ.get("BENCH_FACTS", "200000"))
-QUERIES = int(os.environ.get("BENCH_QUERIES", "10"))
+QUERIES = int(os.environ.get("BENCH_QUERIES", "5"))
 TICKETS = int(os.environ.get("BENCH_TICKETS", "2000"))
 SEED_BATCH = 2_000
 END = datetime(2026, 11, 30, tzinfo=UTC)
