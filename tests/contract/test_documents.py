@@ -146,8 +146,9 @@ def test_asyncapi_channels_mention_every_subscribed_topic(
 def test_asyncapi_has_a_channel_per_subscription(
     asyncapi: dict[str, Any], subscriptions: Counter[str]
 ) -> None:
-    """tickets and notify (for bounces) consume inbound.v1; ingest, sla, notify (twice: its
-    webhooks read in their own consumer group) and analytics consume tickets.v1."""
+    """tickets and notify (for bounces) consume inbound.v1; ingest, sla, notify and analytics
+    (each twice: notify's webhooks and analytics' queue dashboard read in consumer groups of their
+    own) consume tickets.v1."""
     addresses = Counter(
         channel.get("address") or channel.get("bindings", {}).get("kafka", {}).get("topic")
         for channel in asyncapi["channels"].values()
@@ -155,7 +156,7 @@ def test_asyncapi_has_a_channel_per_subscription(
     expected = subscriptions
 
     assert expected[topics.INBOUND] == 2
-    assert expected[topics.TICKETS] == 5
+    assert expected[topics.TICKETS] == 6
     assert expected <= addresses, (
         f"channels {dict(addresses)} lack subscriptions {dict(expected - addresses)}"
     )

@@ -23,6 +23,7 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(topics_app, name="topics")
 
 SERVICE_ENTRY_POINTS = "ticketstream.services"
+REPLAY_ENTRY_POINTS = "ticketstream.replay"
 
 
 def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
@@ -135,6 +136,19 @@ def asyncapi(
 
     output.write_text(json.dumps(asyncapi_document(installed_service_brokers()), indent=2))
     typer.echo(f"wrote {output}")
+
+
+@app.command()
+def replay(
+    target: Annotated[str, typer.Argument(help="What to rebuild from the event log, e.g. analytics")],
+) -> None:
+    """Rebuild a service's projections from offset 0 and switch over to them atomically."""
+    replays = {entry.name: entry for entry in entry_points(group=REPLAY_ENTRY_POINTS)}
+    if target not in replays:
+        known = ", ".join(sorted(replays)) or "none installed"
+        typer.echo(f"error: nothing to replay named {target!r} (known: {known})", err=True)
+        raise typer.Exit(2)
+    typer.echo(replays[target].load()())
 
 
 def main() -> None:

@@ -22,3 +22,9 @@ class Settings(PlatformSettings):
     queue_stream_heartbeat_seconds: float = Field(
         15.0, gt=0, le=300, description="Heartbeat comment on a dashboard stream after this much silence"
     )
+    analytics_batch_records: int = Field(
+        1000, ge=1, le=10_000, description="Most events folded into one bulk write of the ticket facts"
+    )
+    analytics_rebuild_idle_ms: int = Field(
+        1500, ge=100, description="A rebuild ends once past the captured end offsets and idle this long"
+    )

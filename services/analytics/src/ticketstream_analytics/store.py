@@ -1,24 +1,106 @@
-"""The analytics database: one fact per ticket and per-day counters, maintained from events."""
+"""The analytics database: generations of projections, the ticket facts, and report queries.
+
+Every projection collection is named `<projection>_<generation>`. The `analytics_meta` document
+says which generation reports read (`active`) and which one a rebuild is filling (`building`);
+live events go to both, which is harmless because applying a fact change is idempotent.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
 
-from pymongo import ASCENDING, IndexModel
+from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
 
-from ticketstream.contracts import Envelope
-from ticketstream.contracts.events import TicketCreated
-from ticketstream.db import Database, IndexPlan, MongoClient, Session
-from ticketstream.inbox import apply_once
+from ticketstream.db import Database, Document, IndexPlan, MongoClient
+from ticketstream_analytics.facts import FactChange
+from ticketstream_analytics.reports import TicketFact
 
+META = "analytics_meta"
+META_ID = "projections"
 TICKET_FACTS = "ticket_facts"
-DAILY_VOLUME = "daily_volume"
-CONSUMER = "analytics"
-
-INDEXES: IndexPlan = {
-    TICKET_FACTS: [IndexModel([("created_day", ASCENDING)])],
-    DAILY_VOLUME: [IndexModel([("day", ASCENDING)])],
+# The one list of projections a generation consists of (a rebuild creates and drops all of them).
+PROJECTION_INDEXES: IndexPlan = {
+    TICKET_FACTS: [IndexModel([("created_at", ASCENDING)]), IndexModel([("snap.resolved_at", ASCENDING)])],
 }
+INDEXES: IndexPlan = {}
+FIRST_GENERATION = "g0"
+
+# The fact fields reports read, so a query never ships whole documents.
+FACT_PROJECTION = {
+    "snap": 1,
+    "replies": 1,
+    "notes": 1,
+    "customer": 1,
+    "escalations": 1,
+    "reopenings": 1,
+    "breaches": 1,
+    "met": 1,
+    "targets": 1,
+}
+
+
+def collection_name(projection: str, generation: str) -> str:
+    return f"{projection}_{generation}"
+
+
+def fact_update(change: FactChange) -> dict[str, Any]:
+    """The update operators of one change; each is idempotent and commutes with the others."""
+    set_fields: dict[str, Any] = {}
+    maximum: dict[str, Any] = {}
+    minimum: dict[str, Any] = {}
+    if change.snapshot is not None:
+        # Documents compare field by field and "v" comes first: $max keeps the highest version.
+        maximum["snap"] = change.snapshot
+        set_fields["created_at"] = change.snapshot["created_at"]
+    for prefix, entries in (
+        ("replies", change.public_replies),
+        ("notes", change.internal_notes),
+        ("customer", change.customer_messages),
+        ("escalations", change.escalations),
+        ("reopenings", change.reopenings),
+    ):
+        set_fields.update({f"{prefix}.{key}": value for key, value in entries.items()})
+    minimum.update({f"breaches.{target}": at for target, at in change.breaches.items()})
+    minimum.update({f"met.{target}": at for target, at in change.met.items()})
+    maximum.update(
+        {f"targets.{target}": {"at": at, "seconds": s} for target, (at, s) in change.targets.items()}
+    )
+    operators = {"$set": set_fields, "$max": maximum, "$min": minimum}
+    return {name: fields for name, fields in operators.items() if fields}
+
+
+def fact_from_document(document: Document) -> TicketFact | None:
+    snap = document.get("snap")
+    if snap is None:
+        return None  # only SLA events so far: the ticket itself has not been seen yet
+    return TicketFact(
+        ticket_id=str(document["_id"]),
+        ref=snap["ref"],
+        created_at=snap["created_at"],
+        first_response_at=snap.get("first_response_at"),
+        resolved_at=snap.get("resolved_at"),
+        status=snap["status"],
+        priority=snap["priority"],
+        team=snap.get("team"),
+        assignees=tuple(snap.get("assignees") or ()),
+        category=snap.get("category"),
+        tags=tuple(snap.get("tags") or ()),
+        tier=snap.get("tier"),
+        source=snap["source"],
+        csat_score=snap.get("csat_score"),
+        csat_comment=snap.get("csat_comment"),
+        targets={t: int(v["seconds"]) for t, v in (document.get("targets") or {}).items()},
+        breached=frozenset(document.get("breaches") or ()),
+        met=frozenset(document.get("met") or ()),
+        public_replies=tuple((document.get("replies") or {}).values()),
+        internal_notes=tuple((document.get("notes") or {}).values()),
+        customer_messages=len(document.get("customer") or {}),
+        escalations=tuple((document.get("escalations") or {}).values()),
+        reopenings=len(document.get("reopenings") or {}),
+    )
 
 
 class AnalyticsStore:
@@ -26,46 +108,86 @@ class AnalyticsStore:
         self._client = client
         self._database = database
 
-    async def record_ticket_created(self, envelope: Envelope, event: TicketCreated) -> bool:
-        """Count a new ticket in its UTC day, once per event and once per ticket."""
-        ticket = event.ticket
-        day = ticket.created_at.date().isoformat()
-
-        async def work(session: Session) -> bool:
-            fact = await self._database[TICKET_FACTS].update_one(
-                {"_id": ticket.id},
-                {
-                    "$setOnInsert": {
-                        "ref": ticket.ref,
-                        "created_at": ticket.created_at,
-                        "created_day": day,
-                        "source": ticket.source.value,
-                        "priority": ticket.priority.value,
-                    }
-                },
+    async def generations(self) -> tuple[str, str | None]:
+        """(active, building); creates the first generation on a fresh database."""
+        meta = await self._database[META].find_one({"_id": META_ID})
+        if meta is None:
+            await self._create_indexes(FIRST_GENERATION)
+            meta = await self._database[META].find_one_and_update(
+                {"_id": META_ID},
+                {"$setOnInsert": {"active": FIRST_GENERATION, "building": None}},
                 upsert=True,
-                session=session,
+                return_document=ReturnDocument.AFTER,
             )
-            if fact.upserted_id is None:
-                return False  # the same ticket announced twice under different event ids
-            await self._database[DAILY_VOLUME].update_one(
-                {"_id": day},
-                {"$inc": {"created": 1, f"by_source.{ticket.source.value}": 1}, "$set": {"day": day}},
-                upsert=True,
-                session=session,
+            assert meta is not None
+        return str(meta["active"]), meta.get("building")
+
+    async def _create_indexes(self, generation: str) -> None:
+        for projection, indexes in PROJECTION_INDEXES.items():
+            await self._database[collection_name(projection, generation)].create_indexes(list(indexes))
+
+    async def apply(self, changes: Sequence[FactChange], *, generations: Sequence[str]) -> None:
+        """Write fact changes into each named generation (unordered bulk writes, no transaction:
+        every update is idempotent and touches one document)."""
+        if not changes:
+            return
+        for generation in dict.fromkeys(generations):
+            operations = [UpdateOne({"_id": c.ticket_id}, fact_update(c), upsert=True) for c in changes]
+            await self._database[collection_name(TICKET_FACTS, generation)].bulk_write(
+                operations, ordered=False
             )
-            return True
 
-        return bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
+    async def apply_live(self, changes: Sequence[FactChange]) -> None:
+        """Live events: the active generation and, during a rebuild, the one being built."""
+        active, building = await self.generations()
+        await self.apply(changes, generations=[active, *([building] if building else [])])
 
-    async def daily_created(self, *, start: date, end: date) -> list[tuple[date, int, dict[str, int]]]:
-        documents = (
-            await self._database[DAILY_VOLUME]
-            .find({"day": {"$gte": start.isoformat(), "$lte": end.isoformat()}})
-            .sort("day", ASCENDING)
-            .to_list()
+    async def begin_generation(self) -> str:
+        """Mark a new generation as building; reports keep reading the active one."""
+        await self.generations()
+        generation = f"g{uuid.uuid4().hex[:10]}"
+        await self._create_indexes(generation)
+        previous = await self._database[META].find_one_and_update(
+            {"_id": META_ID}, {"$set": {"building": generation}}
         )
-        return [
-            (date.fromisoformat(d["day"]), int(d.get("created", 0)), dict(d.get("by_source", {})))
-            for d in documents
-        ]
+        if previous and previous.get("building"):
+            await self._drop_generation(str(previous["building"]))  # an abandoned rebuild
+        return generation
+
+    async def switch_to(self, generation: str) -> str:
+        """Make `generation` active in one update, then drop the generation it replaces."""
+        previous = await self._database[META].find_one_and_update(
+            {"_id": META_ID, "building": generation}, {"$set": {"active": generation, "building": None}}
+        )
+        if previous is None:
+            raise RuntimeError(f"generation {generation} is no longer the one being built")
+        await self._drop_generation(str(previous["active"]))
+        return str(previous["active"])
+
+    async def _drop_generation(self, generation: str) -> None:
+        for projection in PROJECTION_INDEXES:
+            await self._database[collection_name(projection, generation)].drop()
+
+    async def facts(
+        self,
+        *,
+        created_from: datetime | None,
+        created_before: datetime,
+        open_at: datetime | None = None,
+        filters: dict[str, str],
+    ) -> list[TicketFact]:
+        """Facts of tickets created in [created_from, created_before) matching `filters`
+        (snapshot field -> value; "assignees" matches one of the ticket's agents). With `open_at`,
+        only tickets not resolved before that moment."""
+        active, _ = await self.generations()
+        created: dict[str, Any] = {"$lt": created_before}
+        if created_from is not None:
+            created["$gte"] = created_from
+        query: dict[str, Any] = {"created_at": created}
+        query.update({f"snap.{name}": value for name, value in filters.items()})
+        if open_at is not None:
+            query["$or"] = [{"snap.resolved_at": None}, {"snap.resolved_at": {"$gte": open_at}}]
+        documents = (
+            await self._database[collection_name(TICKET_FACTS, active)].find(query, FACT_PROJECTION).to_list()
+        )
+        return [fact for document in documents if (fact := fact_from_document(document)) is not None]

@@ -1,0 +1,292 @@
+"""The reports, computed from ticket facts. No IO here.
+
+Definitions (the README repeats them for users):
+- first-response rate: tickets whose first_response_at - created_at < the first-response target,
+  over the tickets that have such a target; resolution rate: the same with resolved_at.
+- percentiles are exact, nearest-rank: the value at rank ceil(p/100 * n) of the sorted values.
+- a ticket counts for every agent in its assignee list, and once for "all".
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ticketstream_analytics.domain import Interval, bucket_start
+
+FIRST_RESPONSE = "first_response"
+RESOLUTION = "resolution"
+DETRACTOR_MAX_SCORE = 2  # 1-2 on the 1-5 scale: flagged for manager review
+
+
+@dataclass(frozen=True)
+class TicketFact:
+    """One ticket as the reports see it (the latest snapshot plus what the events added)."""
+
+    ticket_id: str
+    ref: str
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    status: str
+    priority: str
+    team: str | None
+    assignees: tuple[str, ...]
+    category: str | None
+    tags: tuple[str, ...]
+    tier: str | None
+    source: str
+    csat_score: int | None
+    csat_comment: str | None
+    targets: dict[str, int] = field(default_factory=dict)  # target -> seconds
+    breached: frozenset[str] = frozenset()
+    met: frozenset[str] = frozenset()
+    public_replies: tuple[str, ...] = ()  # author ids, one per reply
+    internal_notes: tuple[str, ...] = ()  # author ids, one per note
+    customer_messages: int = 0
+    escalations: tuple[int, ...] = ()  # seconds from creation to each escalation
+    reopenings: int = 0
+
+    def seconds_to(self, target: str) -> float | None:
+        moment = self.first_response_at if target == FIRST_RESPONSE else self.resolved_at
+        return None if moment is None else (moment - self.created_at).total_seconds()
+
+    def within_target(self, target: str) -> bool:
+        seconds = self.seconds_to(target)
+        return seconds is not None and target in self.targets and seconds < self.targets[target]
+
+
+def nearest_rank(sorted_values: list[float], percent: int) -> float | None:
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(percent / 100 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def average(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+Dimension = Callable[[TicketFact], Iterable[str | None]]
+
+DIMENSIONS: dict[str, Dimension] = {
+    "priority": lambda fact: [fact.priority],
+    "team": lambda fact: [fact.team],
+    "agent": lambda fact: fact.assignees,
+    "category": lambda fact: [fact.category],
+    "tier": lambda fact: [fact.tier],
+    "label": lambda fact: fact.tags,
+    "source": lambda fact: [fact.source],
+}
+
+
+def grouped(
+    facts: Iterable[TicketFact], names: Iterable[str]
+) -> dict[tuple[str, str | None], list[TicketFact]]:
+    """Facts per (dimension, value), with ("all", None) holding every fact."""
+    groups: dict[tuple[str, str | None], list[TicketFact]] = defaultdict(list)
+    names = list(names)
+    for fact in facts:
+        groups[("all", None)].append(fact)
+        for name in names:
+            for value in dict.fromkeys(DIMENSIONS[name](fact)):
+                groups[(name, value)].append(fact)
+    return groups
+
+
+def _order(key: tuple[str, str | None]) -> tuple[str, str]:
+    return key[0], key[1] or ""
+
+
+def sla_report(facts: list[TicketFact]) -> dict[str, Any]:
+    groups = grouped(facts, ["priority", "team", "agent", "category", "tier"])
+    rates = []
+    breaches = []
+    for key in sorted(groups, key=_order):
+        members = groups[key]
+        for target in (FIRST_RESPONSE, RESOLUTION):
+            with_target = [f for f in members if target in f.targets]
+            met = sum(1 for f in with_target if f.within_target(target))
+            rates.append(
+                {
+                    "dimension": key[0],
+                    "value": key[1],
+                    "target": target,
+                    "tickets": len(with_target),
+                    "within_target": met,
+                    "rate": met / len(with_target) if with_target else None,
+                }
+            )
+        breaches.append(
+            {
+                "dimension": key[0],
+                "value": key[1],
+                "tickets": len(members),
+                "breached": sum(1 for f in members if f.breached),
+            }
+        )
+    outcomes = [
+        {
+            "target": target,
+            "met": sum(1 for f in facts if target in f.met and target not in f.breached),
+            "missed": sum(1 for f in facts if target in f.breached),
+        }
+        for target in (FIRST_RESPONSE, RESOLUTION)
+    ]
+    return {"tickets": len(facts), "rates": rates, "clock_outcomes": outcomes, "breaches": breaches}
+
+
+def times_report(facts: list[TicketFact]) -> dict[str, Any]:
+    groups = grouped(facts, ["agent", "team", "priority", "label"])
+    rows = []
+    for key in sorted(groups, key=_order):
+        for target in (FIRST_RESPONSE, RESOLUTION):
+            values = sorted(s for f in groups[key] if (s := f.seconds_to(target)) is not None)
+            rows.append(
+                {
+                    "dimension": key[0],
+                    "value": key[1],
+                    "measure": target,
+                    "tickets": len(values),
+                    "average_seconds": average(values),
+                    "p50_seconds": nearest_rank(values, 50),
+                    "p90_seconds": nearest_rank(values, 90),
+                }
+            )
+    return {"rows": rows}
+
+
+def local_day(moment: datetime, zone: ZoneInfo) -> date:
+    return moment.astimezone(zone).date()
+
+
+def volume_report(facts: list[TicketFact], *, interval: Interval, zone: ZoneInfo) -> dict[str, Any]:
+    created: dict[date, int] = defaultdict(int)
+    sources: dict[date, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    totals: dict[str, int] = defaultdict(int)
+    for fact in facts:
+        bucket = bucket_start(local_day(fact.created_at, zone), interval)
+        created[bucket] += 1
+        sources[bucket][fact.source] += 1
+        totals[fact.source] += 1
+    buckets = [
+        {"start": bucket, "created": created[bucket], "by_source": dict(sorted(sources[bucket].items()))}
+        for bucket in sorted(created)
+    ]
+    return {"total": len(facts), "by_source": dict(sorted(totals.items())), "buckets": buckets}
+
+
+def backlog_report(facts: list[TicketFact], *, first: date, last: date, zone: ZoneInfo) -> dict[str, Any]:
+    """Open tickets at the end of each local day: created by then, not resolved by then.
+
+    A ticket is resolved after it was created, so that is (created before the end of the day)
+    minus (resolved before the end of the day), two binary searches per day."""
+    created = sorted(f.created_at for f in facts)
+    resolved = sorted(f.resolved_at for f in facts if f.resolved_at is not None)
+    points = []
+    day = first
+    while day <= last:
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+        points.append({"day": day, "open": bisect_left(created, end) - bisect_left(resolved, end)})
+        day += timedelta(days=1)
+    return {"points": points}
+
+
+def agents_report(facts: list[TicketFact], *, days: int) -> dict[str, Any]:
+    rows = []
+    groups = grouped(facts, ["agent"])
+    for (dimension, agent), handled in sorted(groups.items(), key=lambda item: _order(item[0])):
+        if dimension != "agent" or agent is None:
+            continue
+        responses = [s for f in handled if (s := f.seconds_to(FIRST_RESPONSE)) is not None]
+        with_target = [f for f in handled if RESOLUTION in f.targets]
+        scores = [f.csat_score for f in handled if f.csat_score is not None]
+        rows.append(
+            {
+                "agent": agent,
+                "handled": len(handled),
+                "per_day": len(handled) / days,
+                "average_first_response_seconds": average(responses),
+                "resolution_rate": (
+                    sum(1 for f in with_target if f.within_target(RESOLUTION)) / len(with_target)
+                    if with_target
+                    else None
+                ),
+                "csat_responses": len(scores),
+                "csat_average": average([float(s) for s in scores]),
+            }
+        )
+    return {"days": days, "agents": rows}
+
+
+def _csat_rows(groups: dict[str | None, list[int]], label: str) -> list[dict[str, Any]]:
+    return [
+        {label: key, "responses": len(scores), "average": average([float(s) for s in scores])}
+        for key, scores in sorted(groups.items(), key=lambda item: item[0] or "")
+    ]
+
+
+def csat_report(facts: list[TicketFact], *, zone: ZoneInfo) -> dict[str, Any]:
+    rated = [f for f in facts if f.csat_score is not None]
+    by_agent: dict[str | None, list[int]] = defaultdict(list)
+    by_category: dict[str | None, list[int]] = defaultdict(list)
+    by_month: dict[str | None, list[int]] = defaultdict(list)
+    for fact in rated:
+        score = fact.csat_score
+        assert score is not None
+        for agent in dict.fromkeys(fact.assignees):
+            by_agent[agent].append(score)
+        by_category[fact.category].append(score)
+        by_month[local_day(fact.created_at, zone).strftime("%Y-%m")].append(score)
+    return {
+        "responses": len(rated),
+        "average": average([float(f.csat_score) for f in rated if f.csat_score is not None]),
+        "by_agent": _csat_rows(by_agent, "agent"),
+        "by_category": _csat_rows(by_category, "category"),
+        "monthly": _csat_rows(by_month, "month"),
+    }
+
+
+def detractors(facts: list[TicketFact]) -> list[TicketFact]:
+    """Rated tickets with a detractor score, worst and oldest first."""
+    flagged = [f for f in facts if f.csat_score is not None and f.csat_score <= DETRACTOR_MAX_SCORE]
+    return sorted(flagged, key=lambda f: (f.csat_score, f.created_at, f.ref))
+
+
+def notes_ratio_report(facts: list[TicketFact]) -> dict[str, Any]:
+    by_team: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    by_agent: dict[str | None, list[int]] = defaultdict(lambda: [0, 0])
+    for fact in facts:
+        by_team[fact.team][0] += len(fact.internal_notes)
+        by_team[fact.team][1] += len(fact.public_replies)
+        for author in fact.internal_notes:
+            by_agent[author or None][0] += 1
+        for author in fact.public_replies:
+            by_agent[author][1] += 1
+
+    def rows(groups: dict[str | None, list[int]], label: str) -> list[dict[str, Any]]:
+        return [
+            {
+                label: key,
+                "internal_notes": notes,
+                "public_replies": replies,
+                "ratio": notes / replies if replies else None,
+            }
+            for key, (notes, replies) in sorted(groups.items(), key=lambda item: item[0] or "")
+        ]
+
+    notes = sum(len(f.internal_notes) for f in facts)
+    replies = sum(len(f.public_replies) for f in facts)
+    return {
+        "internal_notes": notes,
+        "public_replies": replies,
+        "ratio": notes / replies if replies else None,
+        "by_team": rows(by_team, "team"),
+        "by_agent": rows(by_agent, "agent"),
+    }
