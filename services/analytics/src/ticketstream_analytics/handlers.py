@@ -59,7 +59,7 @@ def create_router(settings: Settings, store: AnalyticsStore, queue: QueueStore) 
         @router.subscriber(
             settings.topic(topic),
             title=f"analytics-queue/{topic}",
-            description="Events keep the live queue dashboard's projection (open, waiting, at risk, breached).",
+            description="Events keep the live queue dashboard's projection.",
             **{**consumer_options(settings), "group_id": f"{settings.consumer_group}-queue"},
         )
         async def on_queue_event(message: KafkaMessage) -> None:
