@@ -82,12 +82,17 @@ class Agent:
         self.headers = bearer(stack.settings, sub="alice", teams=["support"], name="Alice Agent")
 
     async def move(self, ref: str, status: str) -> None:
-        ticket = (await self.client.get(f"{self.tickets}/v1/tickets/{ref}", headers=self.headers)).json()
-        changed = await self.client.patch(
-            f"{self.tickets}/v1/tickets/{ref}",
-            json={"status": status},
-            headers={**self.headers, "If-Match": f'"{ticket["version"]}"'},
-        )
+        """Change the status as a client would: on 412 (notify's delivery report moved the
+        ticket on meanwhile) read the ticket again and retry."""
+        for _ in range(5):
+            ticket = (await self.client.get(f"{self.tickets}/v1/tickets/{ref}", headers=self.headers)).json()
+            changed = await self.client.patch(
+                f"{self.tickets}/v1/tickets/{ref}",
+                json={"status": status},
+                headers={**self.headers, "If-Match": f'"{ticket["version"]}"'},
+            )
+            if changed.status_code != 412:
+                break
         assert changed.status_code == 200, changed.text
 
     async def reply(self, ref: str, body: str) -> str:

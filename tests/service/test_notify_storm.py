@@ -35,6 +35,13 @@ from ticketstream_notify.settings import Settings as NotifySettings
 EVENTS = 1000
 LIMIT = 5
 REPLIES = 20
+WAITING_STATUS_SUBJECT = "We need a little more from you"
+
+
+async def waiting_status_mails(relay: Any, to: str) -> list[Any]:
+    """The status email going WAITING_ON_CUSTOMER sends: it counts against the budget like any
+    mail that is not the conversation, so the tests wait for it before the storm."""
+    return [m for m in relay.messages if m["To"] == to and WAITING_STATUS_SUBJECT in m["Subject"]]
 
 
 def went_waiting(ticket: Any, since: datetime) -> TicketStatusChanged:
@@ -110,6 +117,7 @@ async def test_a_thousand_emails_to_one_address_become_a_bounded_digest_and_noth
     async with running(app):
         await publish_events(settings, [ticket_created(ticket), went_waiting(ticket, since)])
         await eventually(lambda: seen_waiting(app, ticket))
+        await eventually(lambda: waiting_status_mails(relay, "storm@example.com"))
         ids = [f"storm-{n}" for n in range(EVENTS)]
         # Each check-in event once, the first fifty a second time (at-least-once delivery), and the
         # agent's public replies in the middle of the storm.
@@ -133,8 +141,12 @@ async def test_a_thousand_emails_to_one_address_become_a_bounded_digest_and_noth
     digest_mails = [m for m in to_storm if re.fullmatch(r"\[TKT-0901\] \d+ updates", m["Subject"])]
     replies = [m for m in to_storm if "] Answer " in m["Subject"]]
     acknowledgements = [m for m in to_storm if "We received your request" in m["Subject"]]
+    status_mails = [m for m in to_storm if WAITING_STATUS_SUBJECT in m["Subject"]]
     listed = sum(line.startswith("- ") for m in digest_mails for line in m.get_payload().splitlines())
-    assert len(to_storm) == len(check_ins) + len(digest_mails) + len(replies) + len(acknowledgements)
+    assert len(to_storm) == (
+        len(check_ins) + len(digest_mails) + len(replies) + len(acknowledgements) + len(status_mails)
+    )
+    assert len(status_mails) == 1
     assert len(replies) == REPLIES, "public replies are the conversation: never held"
     assert len({m["Message-ID"] for m in replies}) == REPLIES
     assert len(acknowledgements) == 1
@@ -149,7 +161,7 @@ async def test_a_thousand_emails_to_one_address_become_a_bounded_digest_and_noth
 async def test_held_mail_survives_a_restart_and_goes_out_in_one_digest(infra_env, smtp_relay):  # noqa: F811
     relay, smtp_url = smtp_relay
     settings = settings_from(
-        infra_env, NotifySettings, smtp_url=smtp_url, mail_limit_per_recipient=1, mail_limit_window_seconds=20
+        infra_env, NotifySettings, smtp_url=smtp_url, mail_limit_per_recipient=2, mail_limit_window_seconds=20
     )
     await prepare_topics(settings)
     ticket = ticket_snapshot(ref="TKT-0902", requester="held@example.com", thread="<root902@example.com>")
@@ -158,6 +170,8 @@ async def test_held_mail_survives_a_restart_and_goes_out_in_one_digest(infra_env
     async with running(first):
         await publish_events(settings, [ticket_created(ticket), went_waiting(ticket, since)])
         await eventually(lambda: seen_waiting(first, ticket))
+        # The waiting-status email takes the first of the window's two places, h1 the second.
+        await eventually(lambda: waiting_status_mails(relay, "held@example.com"))
         await publish_events(settings, [reminder(ticket, since)] * 3, event_ids=["h1", "h2", "h3"])
         mails = first.state.platform.database["mails"]
 
