@@ -24,6 +24,10 @@ router = APIRouter(prefix="/v1/reports", tags=["reports"])
 DEFAULT_RANGE_DAYS = 30
 MAX_RANGE_DAYS = 3 * 366
 CSV_MEDIA_TYPE = "text/csv"
+# Far enough from date's limits that a day's start in any time zone still exists.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9000, 12, 31)
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def get_analytics_store(request: Request) -> AnalyticsStore:
@@ -77,10 +81,12 @@ def report_filter(
 ) -> ReportFilter:
     try:
         zone = ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError) as error:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as error:  # OSError: a zone directory, "Europe"
         raise _unprocessable(f"unknown time zone {tz!r}; use an IANA name such as Europe/Berlin") from error
     last = end or datetime.now(zone).date()
     first = start or last - timedelta(days=DEFAULT_RANGE_DAYS - 1)
+    if first < EARLIEST_DAY or last > LATEST_DAY:
+        raise _unprocessable(f"dates must lie between {EARLIEST_DAY} and {LATEST_DAY}")
     if first > last:
         raise _unprocessable("'from' must not be after 'to'")
     if (last - first).days > MAX_RANGE_DAYS:
@@ -103,14 +109,22 @@ async def _facts(store: AnalyticsStore, scope: ReportFilter) -> list[TicketFact]
     return await store.facts(created_from=scope.start, created_before=scope.end, filters=scope.fields)
 
 
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet would read as a formula (a customer's CSAT comment, say) is
+    written with a leading apostrophe, so it stays text."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def _flatten(prefix: str, value: Any, row: dict[str, Any]) -> None:
     if isinstance(value, dict):
         for key, inner in value.items():
             _flatten(f"{prefix}.{key}" if prefix else str(key), inner, row)
     elif isinstance(value, list):
-        row[prefix] = ";".join(str(item) for item in value)
+        row[prefix] = _cell(";".join(str(item) for item in value))
     else:
-        row[prefix] = "" if value is None else value
+        row[prefix] = "" if value is None else _cell(value)
 
 
 def csv_of(report: BaseModel) -> str:

@@ -24,6 +24,8 @@ from ticketstream_analytics.store import AnalyticsStore
 
 log = logging.getLogger(__name__)
 
+CAUGHT_UP_READ_FACTOR = 10
+
 
 @dataclass(frozen=True)
 class RebuildOutcome:
@@ -59,16 +61,27 @@ async def _consume_into(store: AnalyticsStore, settings: Settings, generation: s
         await consumer.seek_to_beginning(*partitions)
         captured = await consumer.end_offsets(partitions)
         idle_since = time.monotonic()
+        caught_up_since: float | None = None
+        idle = settings.analytics_rebuild_idle_ms / 1000
         while True:
             batches = await consumer.getmany(timeout_ms=200, max_records=settings.analytics_batch_records)
             records = [record for batch in batches.values() for record in batch]
+            now = time.monotonic()
             if records:
-                idle_since = time.monotonic()
+                idle_since = now
                 events += len(records)
                 await store.apply(fold_changes(envelopes_of(records)), generations=[generation])
+            if caught_up_since is None and all(
+                [await consumer.position(p) >= captured[p] for p in partitions]
+            ):
+                caught_up_since = now
+            if caught_up_since is None:
                 continue
-            caught_up = all([await consumer.position(p) >= captured[p] for p in partitions])
-            if caught_up and time.monotonic() - idle_since >= settings.analytics_rebuild_idle_ms / 1000:
+            # Past the captured offsets, quiet topics end the rebuild. A busy desk never goes quiet,
+            # so reading on for CAUGHT_UP_READ_FACTOR idle periods past them also ends it: whatever
+            # an undercounted end offset hid has been read by then, and everything newer is written
+            # to this generation by the live consumer too.
+            if now - idle_since >= idle or now - caught_up_since >= CAUGHT_UP_READ_FACTOR * idle:
                 return events
     finally:
         await consumer.stop()
