@@ -182,7 +182,7 @@ async def test_held_mail_survives_a_restart_and_goes_out_in_one_digest(infra_env
     # The restarted instance only has to send: no need to wait for its consumer group to settle.
     second = create_notify(settings)
     async with second.router.lifespan_context(second):
-        await asyncio.wait_for(second.state.platform.connected.wait(), timeout=60)
+        await asyncio.wait_for(second.state.platform.connected.wait(), timeout=180)
 
         async def digest_sent() -> Any:
             return [m for m in relay.messages if m["Subject"] == "[TKT-0902] 2 updates"] or None
