@@ -25,7 +25,7 @@ RESOLUTION = "resolution"
 DETRACTOR_MAX_SCORE = 2  # 1-2 on the 1-5 scale: flagged for manager review
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TicketFact:
     """One ticket as the reports see it (the latest snapshot plus what the events added)."""
 
@@ -189,11 +189,24 @@ def backlog_report(facts: list[TicketFact], *, first: date, last: date, zone: Zo
     minus (resolved before the end of the day), two binary searches per day."""
     created = sorted(f.created_at for f in facts)
     resolved = sorted(f.resolved_at for f in facts if f.resolved_at is not None)
+    return backlog_points(
+        lambda end: bisect_left(created, end), lambda end: bisect_left(resolved, end), first, last, zone
+    )
+
+
+def backlog_points(
+    created_before: Callable[[datetime], int],
+    resolved_before: Callable[[datetime], int],
+    first: date,
+    last: date,
+    zone: ZoneInfo,
+) -> dict[str, Any]:
+    """The backlog from counters of tickets created / resolved before a moment."""
     points = []
     day = first
     while day <= last:
         end = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=zone)
-        points.append({"day": day, "open": bisect_left(created, end) - bisect_left(resolved, end)})
+        points.append({"day": day, "open": created_before(end) - resolved_before(end)})
         day += timedelta(days=1)
     return {"points": points}
 

@@ -1,0 +1,153 @@
+"""The in-memory read model of the ticket facts: what reports select from. No IO here.
+
+One immutable `TicketFact` per ticket, kept sorted by (created_at, ticket_id) so a report's
+range is two binary searches, plus the sorted resolution times of all tickets so the
+unfiltered backlog is binary searches too. Values that repeat across tickets (team, agents,
+targets, outcome sets, ...) are shared between facts, which keeps memory per ticket small.
+The selection rules are the database query's (`AnalyticsStore.facts`), so a report computed
+from here equals one computed from the database.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from bisect import bisect_left, insort
+from collections.abc import Callable, Hashable, Iterable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from ticketstream_analytics.reports import TicketFact
+
+AGENT_FILTER = "assignees"  # matches one of the ticket's agents, like the database query
+
+Shared = TypeVar("Shared", bound=Hashable)
+Counter = Callable[[datetime], int]
+
+
+class _Interner:
+    """One shared instance per distinct value (strings, tuples, frozensets, target maps)."""
+
+    def __init__(self) -> None:
+        self._values: dict[Any, Any] = {}
+        self._targets: dict[tuple[tuple[str, int], ...], dict[str, int]] = {}
+
+    def value(self, value: Shared) -> Shared:
+        shared: Shared = self._values.setdefault(value, value)
+        return shared
+
+    def strings(self, values: tuple[str, ...]) -> tuple[str, ...]:
+        return self.value(tuple(self.value(item) for item in values))
+
+    def targets(self, targets: dict[str, int]) -> dict[str, int]:
+        # Facts never mutate their target map, so equal maps can be one object.
+        key = tuple(sorted(targets.items()))
+        return self._targets.setdefault(key, targets)
+
+    def fact(self, fact: TicketFact) -> TicketFact:
+        return dataclasses.replace(
+            fact,
+            status=self.value(fact.status),
+            priority=self.value(fact.priority),
+            team=self.value(fact.team),
+            assignees=self.strings(fact.assignees),
+            category=self.value(fact.category),
+            tags=self.strings(fact.tags),
+            tier=self.value(fact.tier),
+            source=self.value(fact.source),
+            targets=self.targets(fact.targets),
+            breached=self.value(fact.breached),
+            met=self.value(fact.met),
+            public_replies=self.strings(fact.public_replies),
+            internal_notes=self.strings(fact.internal_notes),
+            escalations=self.value(fact.escalations),
+        )
+
+
+def matches(fact: TicketFact, filters: dict[str, str]) -> bool:
+    """The database query's filter: snapshot field equals the value; agent is one of the assignees."""
+    for name, value in filters.items():
+        if name == AGENT_FILTER:
+            if value not in fact.assignees:
+                return False
+        elif getattr(fact, name) != value:
+            return False
+    return True
+
+
+class FactIndex:
+    """The facts of one generation, sorted by creation; replaced fact by fact as they change."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, TicketFact] = {}
+        self._keys: list[tuple[datetime, str]] = []  # (created_at, ticket_id), sorted
+        self._sorted: list[TicketFact] = []  # parallel to _keys
+        self._resolved: list[datetime] = []  # every resolved_at, sorted
+        self._resolved_before_created = 0  # the unfiltered backlog shortcut assumes none
+        self._interner = _Interner()
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+    def upsert(self, facts: Iterable[TicketFact]) -> int:
+        """Store the latest fact of each ticket (a fact equal to the stored one is a no-op)."""
+        changed = 0
+        for fact in facts:
+            previous = self._by_id.get(fact.ticket_id)
+            if previous == fact:
+                continue
+            if previous is not None:
+                self._remove(previous)
+            self._add(self._interner.fact(fact))
+            changed += 1
+        return changed
+
+    def _add(self, fact: TicketFact) -> None:
+        key = (fact.created_at, fact.ticket_id)
+        position = bisect_left(self._keys, key)
+        self._keys.insert(position, key)
+        self._sorted.insert(position, fact)
+        self._by_id[fact.ticket_id] = fact
+        if fact.resolved_at is not None:
+            insort(self._resolved, fact.resolved_at)
+            self._resolved_before_created += fact.resolved_at < fact.created_at
+
+    def _remove(self, fact: TicketFact) -> None:
+        position = bisect_left(self._keys, (fact.created_at, fact.ticket_id))
+        del self._keys[position]
+        del self._sorted[position]
+        del self._by_id[fact.ticket_id]
+        if fact.resolved_at is not None:
+            del self._resolved[bisect_left(self._resolved, fact.resolved_at)]
+            self._resolved_before_created -= fact.resolved_at < fact.created_at
+
+    def get(self, ticket_id: str) -> TicketFact | None:
+        return self._by_id.get(ticket_id)
+
+    def _created_before(self, moment: datetime) -> int:
+        return bisect_left(self._keys, (moment,))  # (moment,) sorts before every (moment, id)
+
+    def facts(
+        self,
+        *,
+        created_from: datetime | None,
+        created_before: datetime,
+        open_at: datetime | None = None,
+        filters: dict[str, str],
+    ) -> list[TicketFact]:
+        """What `AnalyticsStore.facts` answers for the same arguments, in creation order."""
+        low = 0 if created_from is None else self._created_before(created_from)
+        selected = self._sorted[low : self._created_before(created_before)]
+        if open_at is not None:
+            selected = [f for f in selected if f.resolved_at is None or f.resolved_at >= open_at]
+        if filters:
+            selected = [f for f in selected if matches(f, filters)]
+        return selected
+
+    def backlog_counters(self) -> tuple[Counter, Counter] | None:
+        """Counters of tickets created / resolved before a moment, over every ticket, for the
+        unfiltered backlog; None when a ticket resolved before it was created would make them
+        disagree with the database's selection (tickets created by the end of the range and
+        not resolved before its start)."""
+        if self._resolved_before_created:
+            return None
+        return self._created_before, lambda moment: bisect_left(self._resolved, moment)
