@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from ticketstream_analytics.reports import TicketFact
 
-AGENT_FILTER = "assignees"  # matches one of the ticket's agents, like the database query
+AGENT_FILTER = "assignees"
+BULK_CHANGES = 1_000  # matches one of the ticket's agents, like the database query
 
 Shared = TypeVar("Shared", bound=Hashable)
 Counter = Callable[[datetime], int]
@@ -77,29 +78,42 @@ def matches(fact: TicketFact, filters: dict[str, str]) -> bool:
 class FactIndex:
     """The facts of one generation, sorted by creation; replaced fact by fact as they change."""
 
-    def __init__(self) -> None:
+    def __init__(self, facts: Iterable[TicketFact] = ()) -> None:
         self._by_id: dict[str, TicketFact] = {}
         self._keys: list[tuple[datetime, str]] = []  # (created_at, ticket_id), sorted
         self._sorted: list[TicketFact] = []  # parallel to _keys
         self._resolved: list[datetime] = []  # every resolved_at, sorted
         self._resolved_before_created = 0  # the unfiltered backlog shortcut assumes none
         self._interner = _Interner()
+        self.version = 0  # counts the upserts that changed something
+        self.upsert(facts)
 
     def __len__(self) -> int:
         return len(self._by_id)
 
     def upsert(self, facts: Iterable[TicketFact]) -> int:
         """Store the latest fact of each ticket (a fact equal to the stored one is a no-op)."""
-        changed = 0
-        for fact in facts:
-            previous = self._by_id.get(fact.ticket_id)
-            if previous == fact:
-                continue
-            if previous is not None:
-                self._remove(previous)
-            self._add(self._interner.fact(fact))
-            changed += 1
-        return changed
+        changed = [fact for fact in facts if self._by_id.get(fact.ticket_id) != fact]
+        if len(changed) > max(BULK_CHANGES, len(self._by_id) // 8):
+            # Many changes (the first load): sorting everything once beats inserting one by one.
+            self._by_id.update((fact.ticket_id, self._interner.fact(fact)) for fact in changed)
+            self._rebuild()
+        else:
+            for fact in changed:
+                previous = self._by_id.get(fact.ticket_id)
+                if previous is not None:
+                    self._remove(previous)
+                self._add(self._interner.fact(fact))
+        self.version += bool(changed)
+        return len(changed)
+
+    def _rebuild(self) -> None:
+        self._sorted = sorted(self._by_id.values(), key=lambda fact: (fact.created_at, fact.ticket_id))
+        self._keys = [(fact.created_at, fact.ticket_id) for fact in self._sorted]
+        self._resolved = sorted(f.resolved_at for f in self._sorted if f.resolved_at is not None)
+        self._resolved_before_created = sum(
+            1 for f in self._sorted if f.resolved_at is not None and f.resolved_at < f.created_at
+        )
 
     def _add(self, fact: TicketFact) -> None:
         key = (fact.created_at, fact.ticket_id)
