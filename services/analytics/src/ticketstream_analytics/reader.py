@@ -56,9 +56,10 @@ class FactReader:
         active, _ = await self._store.generations()
         await self._store.ensure_generation_indexes(active)
         started_at, started = datetime.now(UTC), time.monotonic()
-        facts = [fact async for batch in self._store.fact_batches(active) for fact in batch]
-        index = FactIndex(facts)
-        del facts
+        index = FactIndex()
+        async for batch in self._store.fact_batches(active):
+            index.stage(batch)  # batch by batch, so the event loop keeps serving meanwhile
+        index.publish_staged()
         self._index, self._generation = index, active
         self._changed_since, self._refreshed_at = started_at - self._overlap, started
         seconds = time.monotonic() - started

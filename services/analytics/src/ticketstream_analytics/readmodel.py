@@ -107,6 +107,15 @@ class FactIndex:
         self.version += bool(changed)
         return len(changed)
 
+    def stage(self, facts: Iterable[TicketFact]) -> None:
+        """Take facts without ordering them yet (a load in batches); `publish_staged` orders them.
+        Selections are wrong in between, so only an index nobody reads yet is staged into."""
+        self._by_id.update((fact.ticket_id, self._interner.fact(fact)) for fact in facts)
+
+    def publish_staged(self) -> None:
+        self._rebuild()
+        self.version += 1
+
     def _rebuild(self) -> None:
         self._sorted = sorted(self._by_id.values(), key=lambda fact: (fact.created_at, fact.ticket_id))
         self._keys = [(fact.created_at, fact.ticket_id) for fact in self._sorted]
