@@ -222,8 +222,8 @@ async def backlog(
     request: Request, store: FactSourceDep, _: StaffPrincipal, scope: FilterDep
 ) -> models.BacklogReport:
     index = await store.index()
-    counters = index.backlog_counters() if index is not None and not scope.fields else None
-    if counters is not None:  # every ticket's sorted event times: binary searches per day
+    counters = index.backlog_counters(scope.fields) if index is not None else None
+    if counters is not None:  # sorted event times of the matching tickets: binary searches per day
         body = reports.backlog_points(*counters, scope.first, scope.last, scope.zone)
     else:
         facts = await store.facts(

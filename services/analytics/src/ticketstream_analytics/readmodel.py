@@ -1,18 +1,20 @@
 """The in-memory read model of the ticket facts: what reports select from. No IO here.
 
 One immutable `TicketFact` per ticket, kept sorted by (created_at, ticket_id) so a report's
-range is two binary searches, plus the sorted resolution times of all tickets so the
-unfiltered backlog is binary searches too. Values that repeat across tickets (team, agents,
-targets, outcome sets, ...) are shared between facts, which keeps memory per ticket small.
-The selection rules are the database query's (`AnalyticsStore.facts`), so a report computed
-from here equals one computed from the database.
+range is two binary searches, plus the sorted creation and resolution times of all tickets and
+of each filter value, so the backlog (unfiltered or with one filter) is binary searches too.
+Values that repeat across tickets (team, agents, targets, outcome sets, ...) are shared between
+facts, which keeps memory per ticket small. The selection rules are the database query's
+(`AnalyticsStore.facts`), so a report computed from here equals one computed from the database.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from bisect import bisect_left, insort
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -82,7 +84,8 @@ class FactIndex:
         self._by_id: dict[str, TicketFact] = {}
         self._keys: list[tuple[datetime, str]] = []  # (created_at, ticket_id), sorted
         self._sorted: list[TicketFact] = []  # parallel to _keys
-        self._resolved: list[datetime] = []  # every resolved_at, sorted
+        # Sorted creation and resolution times of every ticket (ALL) and of each filter value.
+        self._times: dict[tuple[str, str], EventTimes] = {}
         self._resolved_before_created = 0  # the unfiltered backlog shortcut assumes none
         self._interner = _Interner()
         self.version = 0  # counts the upserts that changed something
@@ -119,7 +122,14 @@ class FactIndex:
     def _rebuild(self) -> None:
         self._sorted = sorted(self._by_id.values(), key=lambda fact: (fact.created_at, fact.ticket_id))
         self._keys = [(fact.created_at, fact.ticket_id) for fact in self._sorted]
-        self._resolved = sorted(f.resolved_at for f in self._sorted if f.resolved_at is not None)
+        self._times = defaultdict(EventTimes)
+        for fact in self._sorted:
+            for key in _time_keys(fact):
+                self._times[key].created.append(fact.created_at)
+                if fact.resolved_at is not None:
+                    self._times[key].resolved.append(fact.resolved_at)
+        for times in self._times.values():
+            times.resolved.sort()  # creation times are already in order
         self._resolved_before_created = sum(
             1 for f in self._sorted if f.resolved_at is not None and f.resolved_at < f.created_at
         )
@@ -130,8 +140,12 @@ class FactIndex:
         self._keys.insert(position, key)
         self._sorted.insert(position, fact)
         self._by_id[fact.ticket_id] = fact
+        for time_key in _time_keys(fact):
+            times = self._times.setdefault(time_key, EventTimes())
+            insort(times.created, fact.created_at)
+            if fact.resolved_at is not None:
+                insort(times.resolved, fact.resolved_at)
         if fact.resolved_at is not None:
-            insort(self._resolved, fact.resolved_at)
             self._resolved_before_created += fact.resolved_at < fact.created_at
 
     def _remove(self, fact: TicketFact) -> None:
@@ -139,8 +153,12 @@ class FactIndex:
         del self._keys[position]
         del self._sorted[position]
         del self._by_id[fact.ticket_id]
+        for time_key in _time_keys(fact):
+            times = self._times[time_key]
+            del times.created[bisect_left(times.created, fact.created_at)]
+            if fact.resolved_at is not None:
+                del times.resolved[bisect_left(times.resolved, fact.resolved_at)]
         if fact.resolved_at is not None:
-            del self._resolved[bisect_left(self._resolved, fact.resolved_at)]
             self._resolved_before_created -= fact.resolved_at < fact.created_at
 
     def get(self, ticket_id: str) -> TicketFact | None:
@@ -166,11 +184,33 @@ class FactIndex:
             selected = [f for f in selected if matches(f, filters)]
         return selected
 
-    def backlog_counters(self) -> tuple[Counter, Counter] | None:
-        """Counters of tickets created / resolved before a moment, over every ticket, for the
-        unfiltered backlog; None when a ticket resolved before it was created would make them
-        disagree with the database's selection (tickets created by the end of the range and
-        not resolved before its start)."""
-        if self._resolved_before_created:
+    def backlog_counters(self, filters: dict[str, str]) -> tuple[Counter, Counter] | None:
+        """Counters of the tickets matching `filters` (none or one) created / resolved before a
+        moment, for the backlog. None (select and scan instead) for two or more filters, or when
+        a ticket resolved before it was created would make them disagree with the database's
+        selection (tickets created by the end of the range and not resolved before its start)."""
+        if self._resolved_before_created or len(filters) > 1:
             return None
-        return self._created_before, lambda moment: bisect_left(self._resolved, moment)
+        times = self._times.get(next(iter(filters.items()), ALL), EventTimes())
+        return (
+            lambda moment: bisect_left(times.created, moment),
+            lambda moment: bisect_left(times.resolved, moment),
+        )
+
+
+@dataclass(slots=True)
+class EventTimes:
+    created: list[datetime] = field(default_factory=list)  # sorted
+    resolved: list[datetime] = field(default_factory=list)  # sorted
+
+
+ALL = ("", "")
+FILTERED_FIELDS = ("priority", "team", "category", "tier", "source")
+
+
+def _time_keys(fact: TicketFact) -> list[tuple[str, str]]:
+    """The event-time lists a fact is in: every ticket's and one per filter it matches."""
+    keys = [ALL]
+    keys.extend((name, value) for name in FILTERED_FIELDS if (value := getattr(fact, name)) is not None)
+    keys.extend((AGENT_FILTER, agent) for agent in dict.fromkeys(fact.assignees))
+    return keys
