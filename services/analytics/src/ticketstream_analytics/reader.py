@@ -12,6 +12,7 @@ read the database instead.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,9 @@ class FactReader:
         async for batch in self._store.fact_batches(active):
             index.stage(batch)  # batch by batch, so the event loop keeps serving meanwhile
         index.publish_staged()
+        # The facts live as long as the process; leaving them out of the cyclic collector's full
+        # passes keeps those passes (hundreds of ms at 200,000 facts) out of report latency.
+        gc.freeze()
         self._index, self._generation = index, active
         self._changed_since, self._refreshed_at = started_at - self._overlap, started
         seconds = time.monotonic() - started

@@ -15,7 +15,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from operator import attrgetter
+from functools import partial
+from operator import attrgetter, is_not
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -171,15 +172,21 @@ def sla_report(facts: list[TicketFact]) -> dict[str, Any]:
     return {"tickets": len(facts), "rates": rates, "clock_outcomes": outcomes, "breaches": breaches}
 
 
+# Built-in callables (no Python frame per fact): the times report maps them over thousands of facts.
+_SECONDS_OF = {
+    FIRST_RESPONSE: attrgetter("first_response_seconds"),
+    RESOLUTION: attrgetter("resolution_seconds"),
+}
+_is_a_value = partial(is_not, None)
+
+
 def times_report(facts: list[TicketFact]) -> dict[str, Any]:
     groups = grouped(facts, ["agent", "team", "priority", "label"])
     rows = []
     for key in sorted(groups, key=_order):
         members = groups[key]
-        for target, values in (
-            (FIRST_RESPONSE, sorted(s for f in members if (s := f.first_response_seconds) is not None)),
-            (RESOLUTION, sorted(s for f in members if (s := f.resolution_seconds) is not None)),
-        ):
+        for target, seconds_of in _SECONDS_OF.items():
+            values = sorted(filter(_is_a_value, map(seconds_of, members)))
             rows.append(
                 {
                     "dimension": key[0],
