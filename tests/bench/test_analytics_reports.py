@@ -1,8 +1,10 @@
 """Benchmark: analytics report latency at 200,000 tickets, and projection throughput.
 
 - Report latency: seeds BENCH_FACTS (default 200,000) ticket facts spread over a year straight
-  into the active generation with insert_many (seeding is not what is measured), then asks each
-  report BENCH_QUERIES times over the default 30-day window and over 7 days, through the HTTP app.
+  into the active generation with insert_many (seeding is not what is measured), starts the
+  service and times the cold load of its in-memory read model (and its size), then asks each
+  report BENCH_QUERIES times over the default 30-day window and over 7 days, through the HTTP app,
+  and finally how long a newly written fact takes to show in a report.
 - Projection throughput: a generated history (BENCH_TICKETS tickets, every event twice, shuffled)
   is published while the service runs; events/s is from the first publish until the service's
   consumer group has committed every offset, printed next to the raw broker consume rate.
@@ -11,9 +13,11 @@ No assertions on time; figures go to the README.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 import statistics
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,12 +33,14 @@ from ticketstream.auth import Role
 from ticketstream.contracts import topics
 from ticketstream.db import create_mongo_client
 from ticketstream_analytics.app import create_app
+from ticketstream_analytics.facts import FactChange
 from ticketstream_analytics.handlers import FACT_TOPICS
+from ticketstream_analytics.readmodel import FactIndex
 from ticketstream_analytics.settings import Settings
 from ticketstream_analytics.store import TICKET_FACTS, AnalyticsStore, collection_name
 
 FACTS = int(os.environ.get("BENCH_FACTS", "200000"))
-QUERIES = int(os.environ.get("BENCH_QUERIES", "5"))
+QUERIES = int(os.environ.get("BENCH_QUERIES", "50"))
 TICKETS = int(os.environ.get("BENCH_TICKETS", "2000"))
 SEED_BATCH = 2_000
 END = datetime(2026, 11, 30, tzinfo=UTC)
@@ -120,6 +126,59 @@ async def _latencies(client: Any, headers: dict[str, str], path: str, days: int)
     return samples
 
 
+def _deep_size(root: object) -> int:
+    """Bytes of every object reachable from `root`, each shared object counted once."""
+    seen: set[int] = set()
+    pending = [root]
+    total = 0
+    while pending:
+        item = pending.pop()
+        if id(item) in seen or item is None or isinstance(item, bool | type):
+            continue
+        seen.add(id(item))
+        total += sys.getsizeof(item)
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            pending.extend(item)
+        elif dataclasses.is_dataclass(item):
+            pending.extend(getattr(item, f.name) for f in dataclasses.fields(item))
+        elif hasattr(item, "__dict__") and not isinstance(item, str | int | float):
+            pending.extend(vars(item).values())
+    return total
+
+
+def _resident_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def _visible_after_write(client: Any, headers: dict[str, str], app: Any) -> float:
+    """Seconds from writing one new fact until the volume report counts it."""
+    params = {
+        "from": (END - timedelta(days=1)).date().isoformat(),
+        "to": (END - timedelta(days=1)).date().isoformat(),
+    }
+
+    async def total() -> int:
+        response = await client.get("/v1/reports/volume", params=params, headers=headers)
+        return int(response.json()["total"])
+
+    before = await total()
+    snapshot = fact_document(random.Random(1), FACTS + 1)["snap"] | {"created_at": END - timedelta(hours=1)}
+    store = app.state.analytics_store
+    active, _ = await store.generations()
+    started = time.perf_counter()
+    await store.apply([FactChange(ticket_id="fresh-ticket", snapshot=snapshot)], generations=[active])
+    await eventually(lambda: _counted(total, before + 1), timeout=60, interval=0.01)
+    return time.perf_counter() - started
+
+
+async def _counted(total: Any, expected: int) -> bool:
+    return bool(await total() == expected)
+
+
 @pytest.mark.timeout(3600)
 async def test_report_latency_at_200k_tickets(infra_env):
     settings = settings_from(infra_env, Settings)
@@ -127,14 +186,27 @@ async def test_report_latency_at_200k_tickets(infra_env):
     seeded_in = await _seed_facts(settings)
     print(f"\nseeded {FACTS} ticket facts in {seeded_in:.0f} s ({FACTS / seeded_in:.0f} docs/s)")
     headers = bearer(settings, role=Role.MANAGER, sub="maria")
-    async with running(create_app(settings)) as client:
+    app = create_app(settings)
+    resident_before = _resident_bytes()
+    started = time.perf_counter()
+    async with running(app) as client:
+        reader = app.state.fact_reader
+        index: FactIndex = await eventually(reader.current, timeout=1800, interval=0.2)
+        loaded_in = time.perf_counter() - started
+        size, resident = _deep_size(index), _resident_bytes() - resident_before
+        print(
+            f"read model: {len(index)} facts loaded in {loaded_in:.1f} s; per ticket {size / len(index):.0f}"
+            f" bytes by object sizes, {resident / len(index):.0f} bytes by resident memory growth"
+        )
         for days in (30, 7):
             for path in REPORTS:
                 samples = await _latencies(client, headers, path, days)
                 print(
-                    f"{days:>2}-day window  {path:<16} p50 {statistics.median(samples):7.0f} ms"
-                    f"   p99 {_percentile(samples, 99):7.0f} ms   ({QUERIES} queries)"
+                    f"{days:>2}-day window  {path:<16} p50 {statistics.median(samples):7.1f} ms"
+                    f"   p99 {_percentile(samples, 99):7.1f} ms   ({QUERIES} queries)"
                 )
+        lag = await _visible_after_write(client, headers, app)
+        print(f"a newly written fact showed in a report after {lag:.2f} s")
 
 
 async def _committed_everything(settings: Settings) -> bool:

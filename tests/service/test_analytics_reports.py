@@ -171,6 +171,8 @@ async def test_reports_match_an_independent_computation_and_survive_a_rebuild(in
         await eventually(caught_up, timeout=600, interval=2)
         print(f"\nprojected {len(messages)} events after {time.monotonic() - started:.0f} s")
         await _check_every_report(client, headers, answers)
+        reader = client._transport.app.state.fact_reader  # type: ignore[attr-defined]
+        assert await reader.current() is not None  # those answers came from the in-memory facts
         await _check_input_errors_and_csv(client, settings, truths)
         print(f"reports checked after {time.monotonic() - started:.0f} s")
 

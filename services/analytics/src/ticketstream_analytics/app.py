@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ticketstream.service import ServicePlatform, create_service_app
-from ticketstream_analytics import api, api_queue, handlers, queue_live, store, store_queue
+from ticketstream_analytics import api, api_queue, handlers, queue_live, reader, store, store_queue
 from ticketstream_analytics.settings import Settings
 
 
@@ -13,6 +13,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     platform = ServicePlatform(settings, indexes={**store.INDEXES, **store_queue.INDEXES})
     analytics_store = store.AnalyticsStore(platform.mongo, platform.database)
+    fact_reader = reader.FactReader(
+        analytics_store,
+        refresh_seconds=settings.analytics_refresh_ms / 1000,
+        overlap_seconds=settings.analytics_refresh_overlap_ms / 1000,
+    )
+    platform.background.append(fact_reader.run)
     queue_store = store_queue.QueueStore(platform.mongo, platform.database)
     platform.broker.include_router(handlers.create_router(settings, analytics_store, queue_store))
     queue_dashboard = queue_live.QueueDashboard(queue_store)
@@ -32,4 +38,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.analytics_store = analytics_store
     app.state.queue_dashboard = queue_dashboard
     app.state.queue_broadcaster = queue_broadcaster
+    app.state.fact_reader = fact_reader
     return app

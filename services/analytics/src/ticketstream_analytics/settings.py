@@ -28,3 +28,11 @@ class Settings(PlatformSettings):
     analytics_rebuild_idle_ms: int = Field(
         1500, ge=100, description="A rebuild ends once past the captured end offsets and idle this long"
     )
+    analytics_refresh_ms: int = Field(
+        1000, ge=50, description="Reports' in-memory facts poll the database for changes this often"
+    )
+    analytics_refresh_overlap_ms: int = Field(
+        10_000,
+        ge=0,
+        description="Each poll re-reads facts changed this long before the previous poll began",
+    )

@@ -8,8 +8,8 @@ live events go to both, which is harmless because applying a fact change is idem
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
@@ -23,8 +23,15 @@ META_ID = "projections"
 TICKET_FACTS = "ticket_facts"
 # The one list of projections a generation consists of (a rebuild creates and drops all of them).
 PROJECTION_INDEXES: IndexPlan = {
-    TICKET_FACTS: [IndexModel([("created_at", ASCENDING)]), IndexModel([("snap.resolved_at", ASCENDING)])],
+    TICKET_FACTS: [
+        IndexModel([("created_at", ASCENDING)]),
+        IndexModel([("snap.resolved_at", ASCENDING)]),
+        IndexModel([("changed_at", ASCENDING)]),
+    ],
 }
+# Stamped on every fact write (the writer's clock), so read models can poll what changed.
+CHANGED_AT = "changed_at"
+LOAD_BATCH = 2_000
 INDEXES: IndexPlan = {}
 FIRST_GENERATION = "g0"
 
@@ -103,6 +110,10 @@ def fact_from_document(document: Document) -> TicketFact | None:
     )
 
 
+def _stamped(update: dict[str, Any], stamp: dict[str, datetime]) -> dict[str, Any]:
+    return {**update, "$set": {**update.get("$set", {}), **stamp}}
+
+
 class AnalyticsStore:
     def __init__(self, client: MongoClient, database: Database) -> None:
         self._client = client
@@ -132,7 +143,10 @@ class AnalyticsStore:
         if not changes:
             return
         for generation in dict.fromkeys(generations):
-            operations = [UpdateOne({"_id": c.ticket_id}, fact_update(c), upsert=True) for c in changes]
+            stamp = {CHANGED_AT: datetime.now(UTC)}
+            operations = [
+                UpdateOne({"_id": c.ticket_id}, _stamped(fact_update(c), stamp), upsert=True) for c in changes
+            ]
             await self._database[collection_name(TICKET_FACTS, generation)].bulk_write(
                 operations, ordered=False
             )
@@ -191,3 +205,27 @@ class AnalyticsStore:
             await self._database[collection_name(TICKET_FACTS, active)].find(query, FACT_PROJECTION).to_list()
         )
         return [fact for document in documents if (fact := fact_from_document(document)) is not None]
+
+    async def ensure_generation_indexes(self, generation: str) -> None:
+        """Create the projection indexes of `generation` if missing (older generations predate
+        the change stamp's index)."""
+        await self._create_indexes(generation)
+
+    async def fact_batches(
+        self, generation: str, *, changed_since: datetime | None = None
+    ) -> AsyncIterator[list[TicketFact]]:
+        """Every fact of `generation` (or those written at or after `changed_since`), in batches;
+        documents without a ticket snapshot yet are left out, as reports leave them out."""
+        query = {} if changed_since is None else {CHANGED_AT: {"$gte": changed_since}}
+        cursor = self._database[collection_name(TICKET_FACTS, generation)].find(
+            query, FACT_PROJECTION, batch_size=LOAD_BATCH
+        )
+        batch: list[TicketFact] = []
+        async for document in cursor:
+            if (fact := fact_from_document(document)) is not None:
+                batch.append(fact)
+            if len(batch) >= LOAD_BATCH:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
