@@ -196,3 +196,36 @@ def test_safe_keys_stay_unique_and_dot_free() -> None:
     keys = [safe_key(k) for k in raw]
     assert len(set(keys)) == 4
     assert all("." not in k and not k.startswith("$") for k in keys)
+
+
+def test_a_ticket_closed_without_being_resolved_leaves_the_backlog() -> None:
+    created = datetime(2026, 3, 1, 9, tzinfo=UTC)
+
+    def fact(ticket_id: str, status: str, *, resolved: int | None, closed: int | None) -> reports.TicketFact:
+        return reports.TicketFact(
+            ticket_id=ticket_id,
+            ref=f"TKT-{ticket_id}",
+            created_at=created,
+            first_response_at=None,
+            resolved_at=None if resolved is None else created + timedelta(days=resolved),
+            status=status,
+            priority="LOW",
+            team=None,
+            assignees=(),
+            category=None,
+            tags=(),
+            tier=None,
+            source="EMAIL",
+            csat_score=None,
+            csat_comment=None,
+            closed_at=None if closed is None else created + timedelta(days=closed),
+        )
+
+    facts = [
+        fact("auto-closed", "CLOSED", resolved=None, closed=2),  # waiting, never answered
+        fact("resolved", "CLOSED", resolved=1, closed=3),
+        fact("reopened", "OPEN", resolved=None, closed=1),  # closed, then the customer wrote again
+        fact("open", "OPEN", resolved=None, closed=None),
+    ]
+    body = reports.backlog_report(facts, first=date(2026, 3, 1), last=date(2026, 3, 4), zone=ZoneInfo("UTC"))
+    assert [point["open"] for point in body["points"]] == [4, 3, 2, 2]

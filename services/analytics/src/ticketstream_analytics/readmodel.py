@@ -126,12 +126,12 @@ class FactIndex:
         for fact in self._sorted:
             for key in _time_keys(fact):
                 self._times[key].created.append(fact.created_at)
-                if fact.resolved_at is not None:
-                    self._times[key].resolved.append(fact.resolved_at)
+                if fact.open_until is not None:
+                    self._times[key].resolved.append(fact.open_until)
         for times in self._times.values():
             times.resolved.sort()  # creation times are already in order
         self._resolved_before_created = sum(
-            1 for f in self._sorted if f.resolved_at is not None and f.resolved_at < f.created_at
+            1 for f in self._sorted if f.open_until is not None and f.open_until < f.created_at
         )
 
     def _add(self, fact: TicketFact) -> None:
@@ -143,10 +143,10 @@ class FactIndex:
         for time_key in _time_keys(fact):
             times = self._times.setdefault(time_key, EventTimes())
             insort(times.created, fact.created_at)
-            if fact.resolved_at is not None:
-                insort(times.resolved, fact.resolved_at)
-        if fact.resolved_at is not None:
-            self._resolved_before_created += fact.resolved_at < fact.created_at
+            if fact.open_until is not None:
+                insort(times.resolved, fact.open_until)
+        if fact.open_until is not None:
+            self._resolved_before_created += fact.open_until < fact.created_at
 
     def _remove(self, fact: TicketFact) -> None:
         position = bisect_left(self._keys, (fact.created_at, fact.ticket_id))
@@ -156,10 +156,10 @@ class FactIndex:
         for time_key in _time_keys(fact):
             times = self._times[time_key]
             del times.created[bisect_left(times.created, fact.created_at)]
-            if fact.resolved_at is not None:
-                del times.resolved[bisect_left(times.resolved, fact.resolved_at)]
-        if fact.resolved_at is not None:
-            self._resolved_before_created -= fact.resolved_at < fact.created_at
+            if fact.open_until is not None:
+                del times.resolved[bisect_left(times.resolved, fact.open_until)]
+        if fact.open_until is not None:
+            self._resolved_before_created -= fact.open_until < fact.created_at
 
     def get(self, ticket_id: str) -> TicketFact | None:
         return self._by_id.get(ticket_id)

@@ -28,6 +28,7 @@ DETRACTOR_MAX_SCORE = 2  # 1-2 on the 1-5 scale: flagged for manager review
 # Bits of a fact's SLA standing: target -> (has that target, within it); and "had a breach".
 SLA_TARGET_BITS = {FIRST_RESPONSE: (1, 2), RESOLUTION: (4, 8)}
 SLA_BREACHED = 16
+CLOSED = "CLOSED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +58,15 @@ class TicketFact:
     customer_messages: int = 0
     escalations: tuple[int, ...] = ()  # seconds from creation to each escalation
     reopenings: int = 0
+    closed_at: datetime | None = None
 
     # Derived once per fact (reports ask for them per group and target, thousands of times).
     first_response_seconds: float | None = field(init=False, compare=False, repr=False)
     resolution_seconds: float | None = field(init=False, compare=False, repr=False)
     sla_standing: int = field(init=False, compare=False, repr=False)  # SLA_* bits
+    # When the ticket left the backlog: resolved, or closed without being resolved (a waiting
+    # ticket the customer never answered is closed straight away).
+    open_until: datetime | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         created = self.created_at
@@ -75,6 +80,8 @@ class TicketFact:
             if target in self.targets:
                 standing |= has_target | (within if self.within_target(target) else 0)
         object.__setattr__(self, "sla_standing", standing)
+        closed = self.closed_at if self.status == CLOSED else None
+        object.__setattr__(self, "open_until", self.resolved_at or closed)
 
     def seconds_to(self, target: str) -> float | None:
         return self.first_response_seconds if target == FIRST_RESPONSE else self.resolution_seconds
@@ -222,12 +229,13 @@ def volume_report(facts: list[TicketFact], *, interval: Interval, zone: ZoneInfo
 
 
 def backlog_report(facts: list[TicketFact], *, first: date, last: date, zone: ZoneInfo) -> dict[str, Any]:
-    """Open tickets at the end of each local day: created by then, not resolved by then.
+    """Open tickets at the end of each local day: created by then, not resolved (or closed
+    unresolved) by then.
 
-    A ticket is resolved after it was created, so that is (created before the end of the day)
-    minus (resolved before the end of the day), two binary searches per day."""
+    A ticket leaves the backlog after it was created, so that is (created before the end of the
+    day) minus (left before the end of the day), two binary searches per day."""
     created = sorted(f.created_at for f in facts)
-    resolved = sorted(f.resolved_at for f in facts if f.resolved_at is not None)
+    resolved = sorted(f.open_until for f in facts if f.open_until is not None)
     return backlog_points(
         lambda end: bisect_left(created, end), lambda end: bisect_left(resolved, end), first, last, zone
     )

@@ -89,6 +89,7 @@ def fact_from_document(document: Document) -> TicketFact | None:
         created_at=snap["created_at"],
         first_response_at=snap.get("first_response_at"),
         resolved_at=snap.get("resolved_at"),
+        closed_at=snap.get("closed_at"),
         status=snap["status"],
         priority=snap["priority"],
         team=snap.get("team"),
