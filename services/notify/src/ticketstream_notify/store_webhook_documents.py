@@ -104,6 +104,7 @@ def delivery_of(document: Document) -> Delivery:
         last_error=document.get("last_error"),
         created_at=document["created_at"],
         updated_at=document["updated_at"],
+        internal=bool(document.get("internal", False)),
     )
 
 
@@ -126,6 +127,7 @@ def new_delivery_document(
     ref: str | None,
     body: str,
     now: datetime,
+    internal: bool = False,
 ) -> Document:
     return {
         "subscription_id": subscription_id,
@@ -134,6 +136,7 @@ def new_delivery_document(
         "ticket_id": ticket_id,
         "ref": ref,
         "body": body,
+        "internal": internal,
         "status": DeliveryStatus.PENDING.value,
         "attempt_count": 0,
         "attempts": [],
