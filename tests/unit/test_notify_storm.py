@@ -75,6 +75,20 @@ def test_a_digest_about_one_ticket_is_threaded_to_it():
     assert sent.reply_to == "support+TKT-0042@ticketstream.local"
 
 
+def test_a_staff_digest_about_one_ticket_is_not_threaded_to_it():
+    items = [digests.item_of(mail("ticket.assigned", ref="TKT-0042"), queued_at=NOW) for _ in range(3)]
+    sent = digests.digest_email(
+        "dana@example.com",
+        items,
+        mail_id="digest:staff",
+        support_address="support@ticketstream.local",
+        audience="staff",
+    )
+    assert sent.audience == "staff"
+    assert sent.reply_to == "support@ticketstream.local"
+    assert "[TKT-0042]" not in sent.subject and "TKT-0042" in sent.subject
+
+
 def test_the_digest_id_depends_only_on_the_set_of_held_mails():
     assert digests.digest_id(["b", "a"]) == digests.digest_id(["a", "b"])
     assert digests.digest_id(["a"]) != digests.digest_id(["a", "b"])
