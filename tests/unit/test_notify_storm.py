@@ -112,8 +112,8 @@ def bounce(permanent: bool) -> InboundBounceReceived:
 
 
 def test_only_a_permanent_bounce_suppresses_and_the_error_says_why():
-    assert suppression.from_bounce(bounce(permanent=False)) is None
-    found = suppression.from_bounce(bounce(permanent=True))
+    assert suppression.from_bounce(bounce(permanent=False), sent_to=["kim@example.com"]) is None
+    found = suppression.from_bounce(bounce(permanent=True), sent_to=["KIM@example.com"])
     assert found is not None
     assert (found.address, found.source, found.message_id) == (
         "kim@example.com",
@@ -121,6 +121,12 @@ def test_only_a_permanent_bounce_suppresses_and_the_error_says_why():
         "<r1@x>",
     )
     assert suppression.suppressed_error(found) == "address suppressed after bounce: 550 5.1.1 user unknown"
+
+
+def test_a_bounce_naming_no_mail_sent_to_that_address_suppresses_nothing():
+    # A forged report: the Message-ID is unknown, or belongs to mail sent to somebody else.
+    assert suppression.from_bounce(bounce(permanent=True), sent_to=[]) is None
+    assert suppression.from_bounce(bounce(permanent=True), sent_to=["dana@example.com"]) is None
 
 
 def test_only_5xx_rejections_are_permanent():

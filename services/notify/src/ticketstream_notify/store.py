@@ -44,6 +44,7 @@ INDEXES: IndexPlan = {
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
         IndexModel([("created_at", DESCENDING)]),
         IndexModel([("status", ASCENDING), ("digest_at", ASCENDING), ("to", ASCENDING)]),
+        IndexModel([("message_id", ASCENDING)]),  # a bounce names the mail it reports
     ],
 }
 
