@@ -362,6 +362,9 @@ def test_delivery_ids_are_stable_per_event_and_subscription() -> None:
         ("::ffff:7f00:1", "loopback"),
         ("::127.0.0.1", "loopback"),
         ("64:ff9b::a9fe:a9fe", "link-local"),
+        ("::ffff:0:7f00:1", "loopback"),  # IPv4-translated forms
+        ("::ffff:0:a00:1", "private"),
+        ("::ffff:0:808:808", "IPv4-translated"),
         ("2002:c0a8:0101::1", "private"),
         ("2001:db8::1", "not a public address"),
     ],
