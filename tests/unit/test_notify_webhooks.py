@@ -299,6 +299,14 @@ def test_a_queued_internal_delivery_is_withheld_once_the_subscription_stops_incl
     assert webhooks.withheld_reason(now_plain, _queued("ticket.interaction_added", internal=False)) is None
 
 
+def test_a_delivery_queued_before_the_internal_flag_is_read_from_its_body() -> None:
+    note = webhooks.envelope_body(_envelope(_interaction(visible=False), "ticket.interaction_added"))
+    reply = webhooks.envelope_body(_envelope(_interaction(visible=True), "ticket.interaction_added"))
+    assert webhooks.body_carries_internal(note)
+    assert not webhooks.body_carries_internal(reply)
+    assert not webhooks.body_carries_internal("not json")
+
+
 def test_a_queued_delivery_is_withheld_once_the_filter_no_longer_matches_its_type() -> None:
     narrowed = SubscriptionTarget(id="wh_1", event_types=("sla.*",), include_internal=True)
     reason = webhooks.withheld_reason(narrowed, _queued("ticket.created", internal=False))

@@ -11,6 +11,7 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from ticketstream.db import Document, IndexPlan
+from ticketstream_notify import webhooks
 from ticketstream_notify.webhooks import (
     Attempt,
     AttemptOutcome,
@@ -104,7 +105,9 @@ def delivery_of(document: Document) -> Delivery:
         last_error=document.get("last_error"),
         created_at=document["created_at"],
         updated_at=document["updated_at"],
-        internal=bool(document.get("internal", False)),
+        internal=bool(document["internal"])
+        if "internal" in document
+        else webhooks.body_carries_internal(document["body"]),
     )
 
 

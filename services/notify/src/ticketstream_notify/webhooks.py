@@ -110,6 +110,18 @@ def is_internal(envelope: Envelope) -> bool:
     return isinstance(event, TicketInteractionAdded) and not event.interaction.customer_visible
 
 
+def body_carries_internal(body: str) -> bool:
+    """For deliveries queued before they recorded `internal`: read it from the stored body."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(document, dict) or document.get("type") != TicketInteractionAdded.event_type:
+        return False
+    interaction = (document.get("data") or {}).get("interaction") or {}
+    return isinstance(interaction, dict) and interaction.get("customer_visible") is False
+
+
 def withheld_reason(subscription: SubscriptionTarget | Subscription, delivery: Delivery) -> str | None:
     """Why a queued delivery must no longer go to this subscription, or None when it may.
 
