@@ -60,11 +60,13 @@ async def refusing_relay():
     await server.wait_closed()
 
 
-def bounce(address: str, *, permanent: bool) -> InboundBounceReceived:
+def bounce(
+    address: str, *, permanent: bool, message_id: str = "<reply1@ticketstream.local>"
+) -> InboundBounceReceived:
     return InboundBounceReceived(
-        inbound_id=f"in-{address}",
+        inbound_id=f"in-{address}-{message_id}",
         bounced_address=address,
-        original_message_id="<reply1@ticketstream.local>",
+        original_message_id=message_id,
         permanent=permanent,
         diagnostic="550 5.1.1 user unknown" if permanent else "452 mailbox full",
         received_at=datetime.now(UTC),
@@ -81,9 +83,22 @@ async def test_a_permanent_bounce_suppresses_the_address_until_an_admin_clears_i
     await prepare_topics(settings)
     admin = bearer(settings, Role.ADMIN, sub="ada")
     async with running(create_notify(settings)) as client:
+        # Only a bounce of mail notify really sent to the address counts.
+        first = ticket_snapshot(ref="TKT-0950", requester="Bounced@Example.com")
+        await publish_events(settings, [ticket_created(first)])
+        [original] = await eventually(
+            lambda: _true([m for m in relay.messages if "TKT-0950" in m["Subject"]]), timeout=60
+        )
+        original_id = original["Message-ID"]
+        # One partition (no ticket id): the forged reports are handled before the real one.
         await publish_events(
             settings,
-            [bounce("Bounced@Example.com", permanent=True), bounce("full@example.com", permanent=False)],
+            [
+                bounce("victim@example.com", permanent=True, message_id="<made.up@elsewhere>"),
+                bounce("victim@example.com", permanent=True, message_id=original_id),
+                bounce("Bounced@Example.com", permanent=True, message_id=original_id),
+                bounce("full@example.com", permanent=False),
+            ],
         )
 
         async def suppressed() -> Any:
@@ -97,7 +112,7 @@ async def test_a_permanent_bounce_suppresses_the_address_until_an_admin_clears_i
         reported = await read_topic(
             settings.kafka_bootstrap,
             settings.topic(topics.NOTIFY),
-            until=lambda records: len(records) >= 2,
+            until=lambda records: len(records) >= 3,
         )
         mail_log = (await client.get("/v1/dev/mail", headers=admin)).json()["items"]
         by_agent = await client.get("/v1/suppressions", headers=bearer(settings, Role.AGENT))
@@ -110,13 +125,19 @@ async def test_a_permanent_bounce_suppresses_the_address_until_an_admin_clears_i
         await eventually(lambda: _true(any("TKT-0953" in m["Subject"] for m in relay.messages)))
     assert entry["email"] == "bounced@example.com"
     assert (entry["source"], entry["reason"]) == ("bounce", "550 5.1.1 user unknown")
-    assert entry["message_id"] == "<reply1@ticketstream.local>"
+    assert entry["message_id"] == original_id, "the forged bounces for victim@example.com were ignored"
     [failed] = failures(reported)
     assert failed["recipient"] == "bounced@example.com" and failed["permanent"] is True
     assert failed["error"] == "address suppressed after bounce: 550 5.1.1 user unknown"
-    statuses = {m["to"]: m["status"] for m in mail_log}
-    assert statuses == {"bounced@example.com": "suppressed", "full@example.com": "sent"}
-    assert [m["To"] for m in relay.messages][:1] == ["full@example.com"], "a soft bounce suppresses nothing"
+    statuses = {m["subject"].split("]")[0]: (m["to"].lower(), m["status"]) for m in mail_log}
+    assert statuses == {
+        "[TKT-0950": ("bounced@example.com", "sent"),
+        "[TKT-0951": ("bounced@example.com", "suppressed"),
+        "[TKT-0952": ("full@example.com", "sent"),
+    }
+    assert [m["To"] for m in relay.messages][:2] == ["Bounced@Example.com", "full@example.com"], (
+        "a soft bounce suppresses nothing"
+    )
     assert by_agent.status_code == 403
     assert (cleared.status_code, again.status_code, malformed.status_code) == (204, 404, 422)
     assert after == []
@@ -169,5 +190,5 @@ async def test_a_5xx_refusal_fails_at_once_and_suppresses_while_admins_may_add_b
     assert relay.messages == []
 
 
-async def _true(value: bool) -> bool:
+async def _true(value: Any) -> Any:
     return value

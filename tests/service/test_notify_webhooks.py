@@ -29,6 +29,8 @@ from tests.helpers import (
 )
 from ticketstream.auth import Role
 from ticketstream.contracts import topics
+from ticketstream.contracts.events import InteractionSummary, TicketInteractionAdded
+from ticketstream.contracts.models import InteractionType
 from ticketstream_notify.app import create_app as create_notify
 from ticketstream_notify.settings import Settings as NotifySettings
 
@@ -111,8 +113,7 @@ def webhook_settings(infra_env: dict[str, str], **overrides: Any) -> NotifySetti
         infra_env,
         NotifySettings,
         webhook_allow_private=True,
-        webhook_retry_schedule_seconds=(0.2,),
-        **overrides,
+        **{"webhook_retry_schedule_seconds": (0.2,), **overrides},
     )
 
 
@@ -190,6 +191,64 @@ async def test_deliveries_are_signed_retried_until_they_succeed_logged_and_resen
     assert [
         (d["notification_id"], d["ref"], d["channel"], d["recipient"], d["status_code"]) for d in delivered
     ] == [(delivery["id"], "TKT-0701", "webhook", f"webhook:{subscription['id']}", 200)] * 2
+
+
+def internal_note(ref: str) -> TicketInteractionAdded:
+    ticket = ticket_snapshot(ref=ref)
+    return TicketInteractionAdded(
+        ticket_id=ticket.id,
+        ref=ticket.ref,
+        sequence=2,
+        occurred_at=ticket.created_at,
+        ticket=ticket,
+        interaction=InteractionSummary(
+            id="note-1",
+            type=InteractionType.INTERNAL_NOTE,
+            customer_visible=False,
+            body_text="staff only",
+            created_at=ticket.created_at,
+        ),
+    )
+
+
+async def test_a_retrying_internal_note_is_skipped_once_the_subscription_stops_including_them(
+    infra_env, receiver
+):
+    settings = webhook_settings(
+        infra_env, webhook_retry_schedule_seconds=(1.0,), webhook_retry_window_seconds=60
+    )
+    await prepare_topics(settings)
+    receiver.script["/notes"] = [500]
+    admin = bearer(settings, Role.ADMIN, sub="ada")
+    async with running(create_notify(settings)) as client:
+        created = await client.post(
+            "/v1/webhooks",
+            json={"url": f"{receiver.url}/notes", "event_types": ["ticket.*"], "include_internal": True},
+            headers=admin,
+        )
+        assert created.status_code == 201, created.text
+        webhook_id = created.json()["id"]
+        await publish_events(settings, [internal_note("TKT-0711")])
+        await eventually(lambda: _async(receiver.at("/notes")), timeout=30)
+        patched = await client.patch(
+            f"/v1/webhooks/{webhook_id}", json={"include_internal": False}, headers=admin
+        )
+
+        async def skipped() -> Any:
+            answer = (await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=admin)).json()
+            item = answer["items"][0]
+            return item if item["status"] == "skipped" else None
+
+        delivery = await eventually(skipped, timeout=30)
+        resent = await client.post(
+            f"/v1/webhooks/{webhook_id}/deliveries/{delivery['id']}/resend", headers=admin
+        )
+        after = (await client.get(f"/v1/webhooks/{webhook_id}/deliveries", headers=admin)).json()["items"]
+    assert patched.status_code == 200, patched.text
+    assert "internal" in delivery["last_error"]
+    assert all(a["status_code"] == 500 for a in delivery["attempts"]), "no attempt after the change succeeded"
+    assert resent.status_code == 409 and "internal" in resent.json()["error"]["message"]
+    assert after[0]["status"] == "skipped", "the refused resend left the delivery alone"
 
 
 def assert_two_failures_then_success(delivery: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from ticketstream_notify.domain import (
     OutgoingEmail,
     acknowledgement_email,
     interaction_notifications,
+    mails_by_id,
     new_ticket_notifications,
     next_attempt_at,
     principal_recipients,
@@ -246,6 +247,17 @@ def outgoing(**overrides: Any) -> OutgoingEmail:
     }
     values.update(overrides)
     return OutgoingEmail(**values)
+
+
+def test_two_staff_sharing_a_mailbox_get_one_email_and_the_customer_keeps_theirs() -> None:
+    ack = outgoing()
+    dana = outgoing(to="Desk@Example.com", kind="ticket.created", message_id="<staff.1.dana@x>")
+    lee = outgoing(to="desk@example.com", kind="ticket.created", message_id="<staff.1.lee@x>")
+    unique = mails_by_id("evt-1", [ack, dana, lee])
+    assert unique == {
+        "evt-1:acknowledgement:alice@example.com": ack,
+        "evt-1:ticket.created:desk@example.com": dana,
+    }
 
 
 def test_build_message_carries_thread_headers() -> None:

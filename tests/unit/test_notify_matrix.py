@@ -185,12 +185,57 @@ def test_the_sandbox_refuses_reaching_into_python_objects() -> None:
         ("{{ ref * 1000000000 }}", "repeating text"),
         ("{{ 10 ** 100000 }}", "the \\*\\* operator"),
         ("{{ ref + 1 }}", "fails on sample data"),
+        ('{{ "%0100000000d" % 1 }}', "widths above 1000"),
+        ('{{ "%*d" % (100000000, 1) }}', "\\* widths"),
+        ('{{ "%0100000000d"|format(1) }}', "widths above 1000"),
+        ('{{ "x"|center(100000000) }}', "widths above 1000"),
+        ('{{ "x"|indent(100000000) }}', "widths above 1000"),
+        ('{{ "{:>100000000}".format(1) }}', "widths above 1000"),
+        ('{{ "{:.100000000f}".format(1.5) }}', "widths above 1000"),
+        ('{{ "{:>{}}".format(1, 100000000) }}', "nested format fields"),
+        (
+            '{{ "x"|replace("x", "'
+            + "y" * 300
+            + '")|replace("y", "'
+            + "z" * 300
+            + '")|replace("z", "'
+            + "w" * 300
+            + '") }}',
+            "more than 262144 characters",
+        ),
+        ('{{ range(100000)|join("' + "y" * 100 + '") }}', "more than 262144 characters"),
+        (
+            "{% for i in range(100000) %}{% for j in range(100) %}xxxxxxxxxx{% endfor %}{% endfor %}",
+            "more than 262144",
+        ),
     ],
 )
 def test_templates_that_would_blow_up_or_fail_when_sent_are_refused(text: str, reason: str) -> None:
     source = TemplateSource(subject="{{ ref }}", text=text, html="<p>x</p>")
     with pytest.raises(TemplateInvalidError, match=reason):
         TemplateRenderer().validate("acknowledgement", source)
+
+
+def test_modest_formatting_and_filters_still_work_and_html_stays_escaped() -> None:
+    source = TemplateSource(
+        subject="{{ ref }}",
+        text='{{ "%05d" % 7 }}|{{ "{:>6}".format("ab") }}|{{ "ab"|center(6) }}|{{ ["a", "b"]|join(", ") }}',
+        html='<p>{{ title|replace("update", "<b>update</b>") }}</p>',
+    )
+    renderer = TemplateRenderer()
+    renderer.validate("acknowledgement", source)
+    rendered = renderer.render("acknowledgement", source, sample_context("acknowledgement"))
+    assert rendered.text == "00007|    ab|  ab  |a, b"
+    assert "the &lt;b&gt;update&lt;/b&gt;</p>" in rendered.html
+
+
+async def test_a_stored_template_over_the_output_limit_falls_back_to_the_default_wording() -> None:
+    huge = TemplateSource("{{ ref }}", "{% for i in range(100000) %}{{ title }}{% endfor %}", "<p>x</p>")
+    store = FakeMatrixStore(templates={"acknowledgement": huge})
+    ack = acknowledgement_email(ticket(), support_address=SUPPORT, follow_url="https://f")
+    _, [mail] = await notifier(store).resolve([], [ack])
+    assert mail.subject == "[TKT-0009] We received your request: Invoice shows the wrong VAT"
+    assert len(mail.text) < 10_000
 
 
 async def test_a_stored_template_that_fails_falls_back_to_the_default_wording() -> None:

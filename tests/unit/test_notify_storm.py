@@ -75,6 +75,20 @@ def test_a_digest_about_one_ticket_is_threaded_to_it():
     assert sent.reply_to == "support+TKT-0042@ticketstream.local"
 
 
+def test_a_staff_digest_about_one_ticket_is_not_threaded_to_it():
+    items = [digests.item_of(mail("ticket.assigned", ref="TKT-0042"), queued_at=NOW) for _ in range(3)]
+    sent = digests.digest_email(
+        "dana@example.com",
+        items,
+        mail_id="digest:staff",
+        support_address="support@ticketstream.local",
+        audience="staff",
+    )
+    assert sent.audience == "staff"
+    assert sent.reply_to == "support@ticketstream.local"
+    assert "[TKT-0042]" not in sent.subject and "TKT-0042" in sent.subject
+
+
 def test_the_digest_id_depends_only_on_the_set_of_held_mails():
     assert digests.digest_id(["b", "a"]) == digests.digest_id(["a", "b"])
     assert digests.digest_id(["a"]) != digests.digest_id(["a", "b"])
@@ -98,8 +112,8 @@ def bounce(permanent: bool) -> InboundBounceReceived:
 
 
 def test_only_a_permanent_bounce_suppresses_and_the_error_says_why():
-    assert suppression.from_bounce(bounce(permanent=False)) is None
-    found = suppression.from_bounce(bounce(permanent=True))
+    assert suppression.from_bounce(bounce(permanent=False), sent_to=["kim@example.com"]) is None
+    found = suppression.from_bounce(bounce(permanent=True), sent_to=["KIM@example.com"])
     assert found is not None
     assert (found.address, found.source, found.message_id) == (
         "kim@example.com",
@@ -107,6 +121,12 @@ def test_only_a_permanent_bounce_suppresses_and_the_error_says_why():
         "<r1@x>",
     )
     assert suppression.suppressed_error(found) == "address suppressed after bounce: 550 5.1.1 user unknown"
+
+
+def test_a_bounce_naming_no_mail_sent_to_that_address_suppresses_nothing():
+    # A forged report: the Message-ID is unknown, or belongs to mail sent to somebody else.
+    assert suppression.from_bounce(bounce(permanent=True), sent_to=[]) is None
+    assert suppression.from_bounce(bounce(permanent=True), sent_to=["dana@example.com"]) is None
 
 
 def test_only_5xx_rejections_are_permanent():

@@ -262,6 +262,59 @@ def test_internal_interactions_go_only_to_subscriptions_that_include_them() -> N
     assert webhooks.wants(plain, reply)
 
 
+def _queued(event_type: str, *, internal: bool) -> webhooks.Delivery:
+    at = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    return webhooks.Delivery(
+        id="msg_1",
+        subscription_id="wh_1",
+        event_id="evt-1",
+        event_type=event_type,
+        ticket_id=None,
+        ref=None,
+        body="{}",
+        status=webhooks.DeliveryStatus.PENDING,
+        attempt_count=0,
+        attempts=(),
+        round_started_at=None,
+        next_attempt_at=at,
+        last_error=None,
+        created_at=at,
+        updated_at=at,
+        internal=internal,
+    )
+
+
+def test_an_internal_note_is_flagged_when_queued() -> None:
+    assert webhooks.is_internal(_envelope(_interaction(visible=False), "ticket.interaction_added"))
+    assert not webhooks.is_internal(_envelope(_interaction(visible=True), "ticket.interaction_added"))
+
+
+def test_a_queued_internal_delivery_is_withheld_once_the_subscription_stops_including_internal() -> None:
+    now_plain = SubscriptionTarget(id="wh_1", event_types=("ticket.*",), include_internal=False)
+    still_internal = SubscriptionTarget(id="wh_1", event_types=("ticket.*",), include_internal=True)
+    note = _queued("ticket.interaction_added", internal=True)
+    reason = webhooks.withheld_reason(now_plain, note)
+    assert reason is not None and "internal" in reason
+    assert webhooks.withheld_reason(still_internal, note) is None
+    assert webhooks.withheld_reason(now_plain, _queued("ticket.interaction_added", internal=False)) is None
+
+
+def test_a_delivery_queued_before_the_internal_flag_is_read_from_its_body() -> None:
+    note = webhooks.envelope_body(_envelope(_interaction(visible=False), "ticket.interaction_added"))
+    reply = webhooks.envelope_body(_envelope(_interaction(visible=True), "ticket.interaction_added"))
+    assert webhooks.body_carries_internal(note)
+    assert not webhooks.body_carries_internal(reply)
+    assert not webhooks.body_carries_internal("not json")
+
+
+def test_a_queued_delivery_is_withheld_once_the_filter_no_longer_matches_its_type() -> None:
+    narrowed = SubscriptionTarget(id="wh_1", event_types=("sla.*",), include_internal=True)
+    reason = webhooks.withheld_reason(narrowed, _queued("ticket.created", internal=False))
+    assert reason is not None and "ticket.created" in reason
+    assert webhooks.withheld_reason(narrowed, _queued("sla.breached", internal=False)) is None
+    assert webhooks.withheld_reason(narrowed, _queued(webhooks.PING_EVENT_TYPE, internal=False)) is None
+
+
 def test_the_body_is_the_event_as_a_structured_cloud_event() -> None:
     ticket = ticket_snapshot(ref="TKT-0042")
     envelope = _envelope(ticket_created(ticket), "ticket.created")
@@ -317,6 +370,9 @@ def test_delivery_ids_are_stable_per_event_and_subscription() -> None:
         ("::ffff:7f00:1", "loopback"),
         ("::127.0.0.1", "loopback"),
         ("64:ff9b::a9fe:a9fe", "link-local"),
+        ("::ffff:0:7f00:1", "loopback"),  # IPv4-translated forms
+        ("::ffff:0:a00:1", "private"),
+        ("::ffff:0:808:808", "IPv4-translated"),
         ("2002:c0a8:0101::1", "private"),
         ("2001:db8::1", "not a public address"),
     ],

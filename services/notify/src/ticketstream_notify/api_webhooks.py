@@ -243,6 +243,11 @@ async def resend_delivery(
             status.HTTP_409_CONFLICT, f"webhook {webhook_id} is disabled: enable it before resending"
         )
     try:
+        withheld = webhooks.withheld_reason(subscription, await store.delivery(webhook_id, delivery_id))
+        if withheld is not None:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, f"delivery {delivery_id} cannot be resent: {withheld}"
+            )
         delivery = await store.resend(webhook_id, delivery_id, now=datetime.now(UTC))
     except DeliveryNotFoundError as error:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(error)) from error

@@ -93,10 +93,17 @@ def digest_id(held_mail_ids: Sequence[str]) -> str:
 
 
 def digest_email(
-    recipient: str, items: Sequence[DigestItem], *, mail_id: str, support_address: str
+    recipient: str,
+    items: Sequence[DigestItem],
+    *,
+    mail_id: str,
+    support_address: str,
+    audience: str = "customer",
 ) -> OutgoingEmail:
     """One email listing every held item, oldest first. It carries only what each held mail
-    would have told this same recipient, so nothing reaches them that they would not have seen."""
+    would have told this same recipient, so nothing reaches them that they would not have seen.
+    Held mail is digested per (recipient, audience): a staff digest is never threaded to a ticket,
+    so an agent's answer to it cannot land on the ticket as the customer's message."""
     ordered = sorted(items, key=lambda item: item.queued_at)
     lines = [
         f"Hello,\n\nTo spare your inbox, {len(ordered)} updates that arrived in quick succession are "
@@ -111,7 +118,7 @@ def digest_email(
     domain = support_address.partition("@")[2] or "ticketstream.local"
     message_id = f"<{mail_id.replace(':', '.')}@{domain}>"
     tickets = {(item.ticket_id, item.ref) for item in ordered if item.ticket_id and item.ref}
-    if len(tickets) == 1:
+    if len(tickets) == 1 and audience == "customer":
         # All about one ticket: threaded to it like its other mail, so an answer lands on it.
         [(ticket_id, ref)] = tickets
         return OutgoingEmail(
@@ -125,6 +132,7 @@ def digest_email(
             ticket_id=ticket_id,
             ref=ref,
             kind=DIGEST_KIND,
+            audience=audience,
         )
     shown = ", ".join(refs[:3]) + (f" and {len(refs) - 3} more" if len(refs) > 3 else "")
     return OutgoingEmail(
@@ -138,4 +146,5 @@ def digest_email(
         ticket_id="",
         ref="",
         kind=DIGEST_KIND,
+        audience=audience,
     )

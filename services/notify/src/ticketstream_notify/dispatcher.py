@@ -133,11 +133,12 @@ class MailDispatcher:
         if self._protection is None:
             return False
         now = datetime.now(UTC)
-        recipient = await self._protection.digests.recipient_with_due_digest(now=now)
-        if recipient is None:
+        due = await self._protection.digests.recipient_with_due_digest(now=now)
+        if due is None:
             return False
+        recipient, audience = due
         items = await self._protection.digests.build_digest(
-            recipient, support_address=self._protection.support_address, now=now
+            recipient, audience=audience, support_address=self._protection.support_address, now=now
         )
         log.info("digest of %d held mails queued for %s", items, recipient)
         return True

@@ -6,7 +6,7 @@ wording comes from `templates`, where admins can change it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -43,6 +43,22 @@ class OutgoingEmail:
     kind: str
     html: str = ""
     audience: str = "customer"  # customer | staff: only customer mail threads back onto tickets
+
+
+def mail_id(event_id: str, mail: OutgoingEmail) -> str:
+    """Stable per (event, kind, mailbox), so a redelivered event never mails twice; the address
+    is compared without case, as mailboxes are."""
+    return f"{event_id}:{mail.kind}:{mail.to.lower()}"
+
+
+def mails_by_id(event_id: str, mails: Iterable[OutgoingEmail]) -> dict[str, OutgoingEmail]:
+    """The event's mails keyed by their id, the first of any with the same id kept: two staff
+    members sharing one mailbox get one email, and storing the event cannot fail on a duplicate.
+    Done after preferences are applied, so one member opting out does not silence the other."""
+    unique: dict[str, OutgoingEmail] = {}
+    for mail in mails:
+        unique.setdefault(mail_id(event_id, mail), mail)
+    return unique
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ def create_router(settings: Settings, store: SuppressionStore) -> KafkaRouter:
     @router.subscriber(  # type: ignore[untyped-decorator]
         settings.topic(topics.INBOUND),
         title="notify/inbound",
-        description="A permanent bounce of mail notify sent puts the address on the suppression list.",
+        description="A permanent bounce of mail notify sent to the address puts it on the suppression list.",
         **consumer_options(settings),
     )
     async def on_inbound_event(message: KafkaMessage) -> None:
@@ -37,8 +37,17 @@ def create_router(settings: Settings, store: SuppressionStore) -> KafkaRouter:
         event = envelope.data
         if not isinstance(event, InboundBounceReceived):
             return
-        found = suppression.from_bounce(event)
-        if found is not None and await store.record_bounce(envelope, found):
+        sent_to = await store.recipients_of(event.original_message_id) if event.permanent else []
+        found = suppression.from_bounce(event, sent_to=sent_to)
+        if found is None:
+            if event.permanent:
+                log.info(
+                    "ignored a bounce for %s: it names no mail notify sent there (%s)",
+                    event.bounced_address,
+                    event.original_message_id,
+                )
+            return
+        if await store.record_bounce(envelope, found):
             log.info("suppressed %s after a bounce: %s", found.address, found.reason)
 
     return router

@@ -35,6 +35,9 @@ _REFUSED_RANGES: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str]
     (_V6("fe80::/10"), "link-local"),
     (_V6("fec0::/10"), "site-local (deprecated)"),
     (_V6("ff00::/8"), "multicast"),
+    # ::ffff:0:a.b.c.d (RFC 2765 IPv4-translated; not the ::ffff:a.b.c.d mapped form): a translator
+    # on the path turns it into plain IPv4, and no public receiver is reached this way.
+    (_V6("::ffff:0:0:0/96"), "IPv4-translated (::ffff:0:0:0/96)"),
 )
 
 
@@ -51,7 +54,8 @@ class WebhookTarget:
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 form carries (mapped, compatible, NAT64, 6to4, Teredo), if any."""
+    """The IPv4 address an IPv6 form carries (mapped, translated, compatible, NAT64, 6to4, Teredo),
+    if any."""
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
@@ -59,7 +63,11 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
     if address.teredo is not None:
         return address.teredo[1]
     packed = int(address)
-    if address in _V6("64:ff9b::/96") or address in _V6("64:ff9b:1::/48"):
+    if (
+        address in _V6("64:ff9b::/96")
+        or address in _V6("64:ff9b:1::/48")
+        or address in _V6("::ffff:0:0:0/96")
+    ):
         return ipaddress.IPv4Address(packed & 0xFFFFFFFF)
     if address in _V6("::/96") and packed > 1:  # deprecated IPv4-compatible ::a.b.c.d
         return ipaddress.IPv4Address(packed)

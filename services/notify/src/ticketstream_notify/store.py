@@ -16,6 +16,7 @@ from ticketstream.contracts.models import TicketSnapshot
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream.inbox import apply_once
 from ticketstream.outbox import enqueue
+from ticketstream_notify import domain
 from ticketstream_notify.domain import InAppNotification, OutgoingEmail
 from ticketstream_notify.sla_notices import Thread
 
@@ -43,6 +44,7 @@ INDEXES: IndexPlan = {
         IndexModel([("status", ASCENDING), ("next_attempt_at", ASCENDING)]),
         IndexModel([("created_at", DESCENDING)]),
         IndexModel([("status", ASCENDING), ("digest_at", ASCENDING), ("to", ASCENDING)]),
+        IndexModel([("message_id", ASCENDING)]),  # a bounce names the mail it reports
     ],
 }
 
@@ -86,10 +88,10 @@ class NotifyStore:
                     },
                     session=session,
                 )
-            for mail in mails:
+            for mail_id, mail in domain.mails_by_id(envelope.id, mails).items():
                 await self._database[MAILS].insert_one(
                     {
-                        "_id": f"{envelope.id}:{mail.kind}:{mail.to}",
+                        "_id": mail_id,
                         **asdict(mail),
                         "status": MailStatus.PENDING,
                         "attempts": 0,

@@ -9,7 +9,7 @@ from datetime import datetime
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
-from ticketstream.db import Database, IndexPlan, MongoClient, Session, run_in_transaction
+from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session, run_in_transaction
 from ticketstream_notify import digests
 from ticketstream_notify.digests import BudgetState, MailBudget
 from ticketstream_notify.store import MAILS, MailStatus, _mail_of
@@ -67,13 +67,19 @@ class DigestStore:
             {"$set": {"status": MailStatus.HELD, "digest_at": until}, "$unset": {"lease_until": ""}},
         )
 
-    async def recipient_with_due_digest(self, *, now: datetime) -> str | None:
+    async def recipient_with_due_digest(self, *, now: datetime) -> tuple[str, str] | None:
+        """(address, audience) of the oldest due held mail: customer and staff mail to one
+        address are digested apart."""
         document = await self._database[MAILS].find_one(
             {"status": MailStatus.HELD, "digest_at": {"$lte": now}}, sort=[("digest_at", ASCENDING)]
         )
-        return None if document is None else str(document["to"])
+        if document is None:
+            return None
+        return str(document["to"]), _audience_of(document)
 
-    async def build_digest(self, recipient: str, *, support_address: str, now: datetime) -> int:
+    async def build_digest(
+        self, recipient: str, *, audience: str, support_address: str, now: datetime
+    ) -> int:
         """Replace the recipient's due held mail by one pending digest, in one transaction: the
         digest and the items' new state commit together, so an item is never lost or listed twice.
         Returns how many items it holds (0 when another replica built it first)."""
@@ -82,7 +88,12 @@ class DigestStore:
             held = (
                 await self._database[MAILS]
                 .find(
-                    {"status": MailStatus.HELD, "to": recipient, "digest_at": {"$lte": now}},
+                    {
+                        "status": MailStatus.HELD,
+                        "to": recipient,
+                        "digest_at": {"$lte": now},
+                        **_audience_query(audience),
+                    },
                     session=session,
                 )
                 .to_list()
@@ -92,7 +103,9 @@ class DigestStore:
             held_ids = [str(document["_id"]) for document in held]
             mail_id = digests.digest_id(held_ids)
             items = [digests.item_of(_mail_of(d), queued_at=d["created_at"]) for d in held]
-            digest = digests.digest_email(recipient, items, mail_id=mail_id, support_address=support_address)
+            digest = digests.digest_email(
+                recipient, items, mail_id=mail_id, support_address=support_address, audience=audience
+            )
             await self._database[MAILS].update_many(
                 {"_id": {"$in": held_ids}},
                 {"$set": {"status": MailStatus.DIGESTED, "digest_id": mail_id}},
@@ -113,3 +126,12 @@ class DigestStore:
             return len(items)
 
         return await run_in_transaction(self._client, work)
+
+
+def _audience_of(document: Document) -> str:
+    # Mail queued before the field existed was customer mail (the dataclass default).
+    return "staff" if document.get("audience") == "staff" else "customer"
+
+
+def _audience_query(audience: str) -> Document:
+    return {"audience": "staff"} if audience == "staff" else {"audience": {"$ne": "staff"}}

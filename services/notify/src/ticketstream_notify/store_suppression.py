@@ -9,10 +9,12 @@ from pymongo import DESCENDING, IndexModel
 from ticketstream.contracts import Envelope
 from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session
 from ticketstream.inbox import apply_once
-from ticketstream_notify.store import CONSUMER
+from ticketstream_notify.store import CONSUMER, MAILS, MailStatus
 from ticketstream_notify.suppression import Suppression, SuppressionSource, normalised
 
 SUPPRESSIONS = "suppressions"
+# A Message-ID belongs to one mail; the cap only bounds a lookup of a forged, reused one.
+MAX_MATCHED_MAILS = 20
 
 INDEXES: IndexPlan = {SUPPRESSIONS: [IndexModel([("suppressed_at", DESCENDING)])]}
 
@@ -49,6 +51,18 @@ class SuppressionStore:
             return True
 
         return bool(await apply_once(self._client, self._database, envelope, consumer=CONSUMER, work=work))
+
+    async def recipients_of(self, message_id: str | None) -> list[str]:
+        """The addresses notify sent the mail with this Message-ID to (none for an unknown id)."""
+        if not message_id:
+            return []
+        documents = (
+            await self._database[MAILS]
+            .find({"message_id": message_id, "status": MailStatus.SENT}, {"to": 1})
+            .limit(MAX_MATCHED_MAILS)
+            .to_list()
+        )
+        return [str(document["to"]) for document in documents]
 
     async def suppress(self, suppression: Suppression) -> None:
         await self._put(suppression, None)

@@ -70,6 +70,7 @@ class WebhookDeliveryStore:
                             ref=ref,
                             body=body,
                             now=now,
+                            internal=webhooks.is_internal(envelope),
                         )
                     },
                     upsert=True,

@@ -11,6 +11,7 @@ from datetime import datetime
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from ticketstream.db import Document, IndexPlan
+from ticketstream_notify import webhooks
 from ticketstream_notify.webhooks import (
     Attempt,
     AttemptOutcome,
@@ -104,6 +105,9 @@ def delivery_of(document: Document) -> Delivery:
         last_error=document.get("last_error"),
         created_at=document["created_at"],
         updated_at=document["updated_at"],
+        internal=bool(document["internal"])
+        if "internal" in document
+        else webhooks.body_carries_internal(document["body"]),
     )
 
 
@@ -126,6 +130,7 @@ def new_delivery_document(
     ref: str | None,
     body: str,
     now: datetime,
+    internal: bool = False,
 ) -> Document:
     return {
         "subscription_id": subscription_id,
@@ -134,6 +139,7 @@ def new_delivery_document(
         "ticket_id": ticket_id,
         "ref": ref,
         "body": body,
+        "internal": internal,
         "status": DeliveryStatus.PENDING.value,
         "attempt_count": 0,
         "attempts": [],

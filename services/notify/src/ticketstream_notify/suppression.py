@@ -7,6 +7,7 @@ clears it. A temporary failure (a soft bounce, a 4xx) never suppresses: delivery
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -36,9 +37,16 @@ def normalised(address: str) -> str:
     return address.strip().lower()
 
 
-def from_bounce(event: InboundBounceReceived) -> Suppression | None:
-    """A permanent bounce suppresses its address; a temporary one does not."""
+def from_bounce(event: InboundBounceReceived, *, sent_to: Iterable[str]) -> Suppression | None:
+    """A permanent bounce suppresses its address; a temporary one does not.
+
+    `sent_to` are the addresses notify sent the bounce's original message to. Anybody can mail a
+    bounce report claiming any address failed, so one that does not name a mail notify sent to
+    that very address suppresses nothing.
+    """
     if not event.permanent or not event.bounced_address.strip():
+        return None
+    if normalised(event.bounced_address) not in {normalised(address) for address in sent_to}:
         return None
     return Suppression(
         address=normalised(event.bounced_address),

@@ -9,12 +9,16 @@ code, so an admin's template cannot break out of it. No IO here.
 
 from __future__ import annotations
 
+import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, meta, nodes
+from jinja2 import StrictUndefined, Template, TemplateError, meta, nodes, pass_eval_context
 from jinja2.exceptions import SecurityError
+from jinja2.filters import FILTERS as DEFAULT_FILTERS
+from jinja2.nodes import EvalContext
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -265,22 +269,132 @@ _LAYOUT = (
 )
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, also refusing the operators that can build huge values from a short
-    template (`"x" * 10**9`): a saved template is rendered on every send."""
+# Resource limits of a rendered template: a saved template is rendered on every send, so a short
+# one must not be able to build a huge string ("%0100000000d" % 1, "x"|center(10**8)).
+MAX_RENDERED_CHARS = 256 * 1024  # per part (subject, text, html body)
+MAX_FORMAT_WIDTH = 1000  # widths and precisions in format strings, center and indent
+_PRINTF_SPEC = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?")
+_NUMBER = re.compile(r"\d+")
 
-    intercepted_binops = frozenset({"*", "**"})
+
+def _check_width(width: object) -> None:
+    if isinstance(width, int) and width > MAX_FORMAT_WIDTH:
+        raise SecurityError(f"widths above {MAX_FORMAT_WIDTH} are not allowed in templates")
+
+
+def _check_printf_format(format_text: str) -> None:
+    """Refuse %-formatting with a width or precision above the cap, or taken from the arguments."""
+    for match in _PRINTF_SPEC.finditer(format_text):
+        for number in match.groups():
+            if number == "*":
+                raise SecurityError("* widths are not allowed in templates")
+            if number is not None:
+                _check_width(int(number))
+
+
+def _check_brace_format(format_text: str) -> None:
+    """The same for str.format: no width or precision above the cap, none from the arguments."""
+    try:
+        fields = list(string.Formatter().parse(format_text))
+    except ValueError as error:
+        raise SecurityError(f"invalid format string: {error}") from error
+    for _, _, spec, _ in fields:
+        if not spec:
+            continue
+        if "{" in spec:
+            raise SecurityError("nested format fields are not allowed in templates")
+        for number in _NUMBER.findall(spec):
+            _check_width(int(number))
+
+
+def _checked_length(length: int) -> None:
+    if length > MAX_RENDERED_CHARS:
+        raise SecurityError(f"a template may not produce more than {MAX_RENDERED_CHARS} characters")
+
+
+def _center(value: str, width: int = 80) -> Any:
+    _check_width(width)
+    return DEFAULT_FILTERS["center"](value, width)
+
+
+def _indent(value: str, width: int | str = 4, first: bool = False, blank: bool = False) -> Any:
+    _check_width(width)
+    prefix = width if isinstance(width, str) else " " * int(width)
+    _checked_length(len(str(value)) + len(prefix) * (str(value).count("\n") + 1))
+    return DEFAULT_FILTERS["indent"](value, width, first, blank)
+
+
+def _format(value: str, *args: Any, **kwargs: Any) -> Any:
+    _check_printf_format(str(value))
+    return DEFAULT_FILTERS["format"](value, *args, **kwargs)
+
+
+@pass_eval_context
+def _replace(eval_ctx: EvalContext, value: str, old: str, new: str, count: int | None = None) -> Any:
+    text = str(value)
+    occurrences = text.count(str(old)) if count is None else min(count, text.count(str(old)))
+    _checked_length(len(text) + occurrences * max(len(str(new)) - len(str(old)), 0))
+    return DEFAULT_FILTERS["replace"](eval_ctx, value, old, new, count)
+
+
+@pass_eval_context
+def _join(eval_ctx: EvalContext, value: Any, d: str = "", attribute: Any = None) -> Any:
+    items = list(value)
+    _checked_length(len(items) * len(str(d)))
+    joined = DEFAULT_FILTERS["join"](eval_ctx, items, d, attribute)
+    _checked_length(len(joined))
+    return joined
+
+
+_LIMITED_FILTERS = {
+    "center": _center,
+    "indent": _indent,
+    "format": _format,
+    "replace": _replace,
+    "join": _join,
+}
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing what can build huge values from a short template: repeating
+    with `*`, `**`, wide %-formatting and str.format, wide center/indent, amplifying
+    replace/join, and any output over MAX_RENDERED_CHARS."""
+
+    intercepted_binops = frozenset({"*", "**", "%"})
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
             raise SecurityError("the ** operator is not allowed in templates")
+        if operator == "%":
+            if isinstance(left, str):
+                _check_printf_format(left)
+            return super().call_binop(context, operator, left, right)
         if isinstance(left, str | list | tuple) or isinstance(right, str | list | tuple):
             raise SecurityError("repeating text or lists with * is not allowed in templates")
         return super().call_binop(context, operator, left, right)
 
+    def wrap_str_format(self, value: Any) -> Any:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is not None:  # value is "...".format or .format_map: check its format string
+            _check_brace_format(str(value.__self__))
+        return wrapped
+
 
 def _environment(*, html: bool) -> ImmutableSandboxedEnvironment:
-    return _Sandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
+    environment = _Sandbox(autoescape=html, undefined=StrictUndefined, keep_trailing_newline=True)
+    environment.filters.update(_LIMITED_FILTERS)
+    return environment
+
+
+def _render_limited(template: Template, values: Mapping[str, Any]) -> str:
+    """Render, stopping as soon as the output passes MAX_RENDERED_CHARS (a loop cannot fill memory)."""
+    parts: list[str] = []
+    length = 0
+    for part in template.generate(values):
+        length += len(part)
+        _checked_length(length)
+        parts.append(part)
+    return "".join(parts)
 
 
 class TemplateRenderer:
@@ -317,14 +431,14 @@ class TemplateRenderer:
         """Raises jinja2's TemplateError (or the error of a failing expression) when the template
         cannot be rendered with `context`."""
         values = dict(context)
-        subject = self._text.from_string(source.subject).render(values)
+        subject = _render_limited(self._text.from_string(source.subject), values)
         # A header is one line: a template cannot add headers through the subject.
         subject = " ".join(subject.split())
         ref = values.get("ref")
         if ref and f"[{ref}]" not in subject:
             subject = f"[{ref}] {subject}"  # replies must thread back onto the ticket
-        text = self._text.from_string(source.text).render(values)
-        body = self._html.from_string(source.html).render(values)
+        text = _render_limited(self._text.from_string(source.text), values)
+        body = _render_limited(self._html.from_string(source.html), values)
         layout = self._html.from_string(_LAYOUT)
         html = layout.render(
             subject=subject,

@@ -66,6 +66,10 @@ class WebhookDispatcher:
         if subscription is None or (not subscription.enabled and not is_ping):
             await self._store.skip(claimed, reason="subscription disabled or deleted", now=datetime.now(UTC))
             return True
+        withheld = webhooks.withheld_reason(subscription, delivery)
+        if withheld is not None:
+            await self._store.skip(claimed, reason=withheld, now=datetime.now(UTC))
+            return True
         started = datetime.now(UTC)
         body = delivery.body.encode()
         headers = webhook_signing.signing_headers(

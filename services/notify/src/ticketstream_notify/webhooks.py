@@ -99,10 +99,42 @@ def wants(subscription: SubscriptionTarget, envelope: Envelope) -> bool:
         subscription.event_types, envelope.type
     ):
         return False
-    event = envelope.data
-    if isinstance(event, TicketInteractionAdded) and not event.interaction.customer_visible:
+    if is_internal(envelope):
         return subscription.include_internal
     return True
+
+
+def is_internal(envelope: Envelope) -> bool:
+    """Whether the event carries a staff-only interaction (a note, a call, a system entry)."""
+    event = envelope.data
+    return isinstance(event, TicketInteractionAdded) and not event.interaction.customer_visible
+
+
+def body_carries_internal(body: str) -> bool:
+    """For deliveries queued before they recorded `internal`: read it from the stored body."""
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return False
+    if not isinstance(document, dict) or document.get("type") != TicketInteractionAdded.event_type:
+        return False
+    interaction = (document.get("data") or {}).get("interaction") or {}
+    return isinstance(interaction, dict) and interaction.get("customer_visible") is False
+
+
+def withheld_reason(subscription: SubscriptionTarget | Subscription, delivery: Delivery) -> str | None:
+    """Why a queued delivery must no longer go to this subscription, or None when it may.
+
+    The subscription is checked again at send and resend time: an admin may have switched off
+    include_internal or narrowed the event filter since the delivery was queued.
+    """
+    if delivery.event_type == PING_EVENT_TYPE:
+        return None
+    if not filter_matches(subscription.event_types, delivery.event_type):
+        return f"the subscription no longer receives {delivery.event_type} events"
+    if delivery.internal and not subscription.include_internal:
+        return "the delivery carries an internal interaction and the subscription no longer includes them"
+    return None
 
 
 def delivery_id(event_id: str, subscription_id: str) -> str:
@@ -274,6 +306,7 @@ class Delivery:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    internal: bool = False  # carries a staff-only interaction
 
 
 @dataclass(frozen=True)
