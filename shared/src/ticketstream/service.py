@@ -86,7 +86,8 @@ class ServicePlatform:
         """
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # A task that ignores its cancellation must not keep the process from exiting either.
+        await _bounded(asyncio.gather(*self._tasks, return_exceptions=True), "background tasks")
         for step in self.shutdown_steps:
             await _bounded(step(), "shutdown step")
         await _bounded(self.broker.stop(), "broker stop")

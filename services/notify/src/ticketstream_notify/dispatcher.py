@@ -62,8 +62,11 @@ class MailDispatcher:
                     continue  # more may be due: no idle wait
             except Exception:
                 log.exception("mail dispatch round failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # lands as the event is set, and the loop would then outlive its service's shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
+                async with asyncio.timeout(IDLE_POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def deliver_one(self) -> bool:

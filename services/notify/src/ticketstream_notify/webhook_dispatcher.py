@@ -51,8 +51,11 @@ class WebhookDispatcher:
                     pass
             except Exception:
                 log.exception("webhook dispatch round failed")
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+            # lands as the event is set, and the loop would then outlive its service's shutdown.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=IDLE_POLL_SECONDS)
+                async with asyncio.timeout(IDLE_POLL_SECONDS):
+                    await self._wake.wait()
             self._wake.clear()
 
     async def deliver_one(self) -> bool:
