@@ -29,6 +29,7 @@ from ticketstream.db import create_mongo_client, ensure_indexes, run_in_transact
 from ticketstream_analytics.app import create_app
 from ticketstream_analytics.dashboard import ClockObservation, ClockState, TicketFacts
 from ticketstream_analytics.settings import Settings
+from ticketstream_analytics.store import AnalyticsStore
 from ticketstream_analytics.store_queue import QueueStore
 
 TICKET_COUNT = int(os.environ.get("BENCH_QUEUE_TICKETS", "100000"))
@@ -73,6 +74,7 @@ async def seed(settings: Settings) -> float:
     client = create_mongo_client(settings)
     database = client[settings.database_name]
     await ensure_indexes(database, create_app(settings).state.platform.indexes)
+    await AnalyticsStore(client, database).generations()  # the first generation, with its indexes
     store = QueueStore(client, database)
     now = datetime.now(UTC)
     rows = [seeded(n, now) for n in range(TICKET_COUNT)]

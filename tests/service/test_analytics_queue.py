@@ -40,6 +40,7 @@ from ticketstream.contracts.events import (
 from ticketstream.db import create_mongo_client
 from ticketstream.devstack.processes import free_port
 from ticketstream_analytics.app import create_app
+from ticketstream_analytics.rebuild import rebuild
 from ticketstream_analytics.settings import Settings
 from ticketstream_analytics.store_queue import QueueStore
 
@@ -79,10 +80,9 @@ def _row(team, **numbers):
     return {"team": team, **{name: numbers.get(name, 0) for name in NUMBERS}}
 
 
-async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_duplicates(infra_env):
-    settings = settings_from(infra_env, Settings)
-    await prepare_topics(settings)
-    now = datetime.now(UTC)
+def _history(now: datetime):
+    """Ticket and SLA events of eight tickets, some duplicated or out of order: (ticket events,
+    their ids, SLA events, their ids, the dashboard rows they must give)."""
     waiting = ticket_snapshot(ref="TKT-0001").model_copy(update={"assigned_team": "support"})
     resolved = ticket_snapshot(ref="TKT-0002").model_copy(update={"assigned_team": "billing"})
     teamless = ticket_snapshot(ref="TKT-0003")
@@ -140,6 +140,13 @@ async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_dupl
         _row("support", open=4, waiting_on_customer=1, at_risk=2, breached=1),
         _row(None, open=1, at_risk=1, unassigned=1),
     ]
+    return ticket_events, ticket_ids, sla_events, sla_ids, expected_teams
+
+
+async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_duplicates(infra_env):
+    settings = settings_from(infra_env, Settings)
+    await prepare_topics(settings)
+    ticket_events, ticket_ids, sla_events, sla_ids, expected_teams = _history(datetime.now(UTC))
     async with running(create_app(settings)) as client:
         headers = bearer(settings)
         await publish_events(settings, ticket_events + sla_events, event_ids=ticket_ids + sla_ids)
@@ -170,6 +177,42 @@ async def test_the_dashboard_counts_the_newest_state_whatever_the_order_and_dupl
     assert blank.status_code == 422
     assert customer.status_code == 404
     assert anonymous.status_code == 401
+
+
+async def test_a_rebuild_from_the_log_restores_a_damaged_dashboard_and_counts_what_arrives_meanwhile(
+    infra_env,
+):
+    settings = settings_from(infra_env, Settings, analytics_rebuild_idle_ms=1500)
+    await prepare_topics(settings)
+    ticket_events, ticket_ids, sla_events, sla_ids, expected_teams = _history(datetime.now(UTC))
+    late = ticket_snapshot(ref="TKT-0009").model_copy(update={"assigned_team": "billing"})
+    app = create_app(settings)
+    async with running(app) as client:
+        headers = bearer(settings)
+        await publish_events(settings, ticket_events + sla_events, event_ids=ticket_ids + sla_ids)
+
+        async def dashboard_shows(teams):
+            body = (await client.get("/v1/dashboard/queue", headers=headers)).json()
+            return body if body["teams"] == teams else None
+
+        await eventually(lambda: dashboard_shows(expected_teams))
+        store = app.state.analytics_store
+        before, _ = await store.generations()
+        database = app.state.platform.database
+        await database[f"queue_counters_{before}"].delete_many({})  # a damaged projection
+        damaged = (await client.get("/v1/dashboard/queue", headers=headers)).json()
+        rebuilding = asyncio.create_task(rebuild(settings))
+        await publish_events(settings, [_version(late, 1)])  # live while the rebuild runs
+        outcome = await rebuilding
+        with_late = [_row("billing", open=2, unassigned=2), *expected_teams[1:]]
+        rebuilt = await eventually(lambda: dashboard_shows(with_late))
+        after, building = await store.generations()
+        left = set(await database.list_collection_names())
+    assert [row for row in damaged["teams"] if row["open"]] == []
+    assert (outcome.replaced, outcome.generation) == (before, after) and building is None
+    assert rebuilt["totals"]["open"] == 7
+    assert not {name for name in left if name.endswith(f"_{before}")}, "the old generation is dropped"
+    assert {f"queue_tickets_{after}", f"queue_counters_{after}", f"ticket_facts_{after}"} <= left
 
 
 @contextlib.asynccontextmanager

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.helpers import ticket_snapshot
+from ticketstream.contracts import encode_event, parse_event
 from ticketstream.contracts.events import (
     SlaBreached,
     SlaClockPaused,
@@ -17,13 +19,17 @@ from ticketstream.contracts.events import (
     SlaMet,
     SlaTarget,
     SlaWarning,
+    TicketUpdated,
 )
 from ticketstream.contracts.models import TicketSnapshot
 from ticketstream_analytics.dashboard import (
     ClockState,
     Measure,
+    QueueFold,
     QueueRow,
     QueueSnapshot,
+    TicketChange,
+    TicketFacts,
     at_risk_bounds,
     at_risk_plan,
     counted_measures,
@@ -32,6 +38,7 @@ from ticketstream_analytics.dashboard import (
     is_newer,
     next_due_at,
     observe_clock,
+    queue_change,
     queue_rows,
     risk_bucket,
     ticket_facts,
@@ -241,8 +248,8 @@ class FakeDashboard:
         self.rows: tuple[QueueRow, ...] = ()
         self.snapshots_taken = 0
 
-    async def change_mark(self) -> int:
-        return self.mark
+    async def change_mark(self) -> tuple[str, int]:
+        return "g0", self.mark
 
     async def snapshot(self) -> QueueSnapshot:
         self.snapshots_taken += 1
@@ -270,3 +277,67 @@ async def test_the_broadcaster_publishes_only_changed_numbers_and_only_while_som
     assert quiet is None
     assert changed is not None and changed[0] == 2 and changed[1].rows == dashboard.rows
     assert dashboard.snapshots_taken == 3
+
+
+def _envelope(event, event_id: str):
+    message = encode_event(event, service="tests", key=event.ticket_id, event_id=event_id)
+    return parse_event(message.headers, message.value)
+
+
+def _ticket_update(version: int, **changes):
+    ticket = _ticket(id="t1", version=version, **changes)  # the ticket of _clock_event
+    return TicketUpdated(
+        ticket_id=ticket.id, ref=ticket.ref, sequence=version, actor="system", occurred_at=NOW, ticket=ticket
+    )
+
+
+def test_an_event_tells_the_queue_a_ticket_version_a_clock_state_or_nothing():
+    ticket = queue_change(_envelope(_ticket_update(3, assigned_team="billing"), "e1"))
+    clock = queue_change(_envelope(_clock_event(SlaBreached), "e2"))
+    warned = queue_change(_envelope(_clock_event(SlaWarning), "e3"))
+    assert isinstance(ticket, TicketChange) and ticket.facts.version == 3 and ticket.facts.team == "billing"
+    assert clock is not None and not isinstance(clock, TicketChange) and clock.state is ClockState.BREACHED
+    assert clock.event_id == "e2"
+    assert warned is not None and not isinstance(warned, TicketChange) and warned.state is ClockState.RUNNING
+
+
+def test_the_rebuild_fold_keeps_the_newest_version_and_observation_in_any_order():
+    changes = [
+        queue_change(_envelope(event, f"e{n}"))
+        for n, event in enumerate(
+            [
+                _ticket_update(1),
+                _ticket_update(3, status="WAITING_ON_CUSTOMER"),
+                _ticket_update(2, assigned_team="billing"),
+                _clock_event(SlaClockStarted),
+                _clock_event(SlaClockPaused, at=NOW + timedelta(minutes=5), due_at=None),
+                _clock_event(SlaClockResumed, at=NOW + timedelta(minutes=9)),
+            ]
+        )
+    ]
+    outcomes = set()
+    for order in itertools.permutations(changes):
+        fold = QueueFold()
+        for change in [*order, order[0]]:  # and one delivered twice
+            assert change is not None
+            fold.add(change)
+        [(ticket_id, facts)] = fold.tickets.items()
+        [clock] = fold.clocks.values()
+        outcomes.add((ticket_id, facts, clock.state, clock.occurred_at))
+    assert outcomes == {
+        (
+            "t1",
+            ticket_facts(_ticket(version=3, status="WAITING_ON_CUSTOMER")),
+            ClockState.RUNNING,
+            NOW + timedelta(minutes=9),
+        )
+    }
+
+
+def test_a_ticket_known_only_by_its_clocks_gets_an_entry_that_counts_nowhere():
+    fold = QueueFold()
+    observation = observe_clock(_clock_event(SlaBreached), event_id="e")
+    assert observation is not None
+    fold.add(observation)
+    assert fold.tickets == {"t1": TicketFacts()}
+    assert counted_measures(fold.tickets["t1"], has_breached_clock=True) == frozenset()

@@ -11,7 +11,7 @@ from ticketstream_analytics.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    platform = ServicePlatform(settings, indexes={**store.INDEXES, **store_queue.INDEXES})
+    platform = ServicePlatform(settings, indexes=store.INDEXES)
     analytics_store = store.AnalyticsStore(platform.mongo, platform.database)
     fact_reader = reader.FactReader(
         analytics_store,
@@ -19,9 +19,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         overlap_seconds=settings.analytics_refresh_overlap_ms / 1000,
     )
     platform.background.append(fact_reader.run)
-    queue_store = store_queue.QueueStore(platform.mongo, platform.database)
-    platform.broker.include_router(handlers.create_router(settings, analytics_store, queue_store))
-    queue_dashboard = queue_live.QueueDashboard(queue_store)
+    queue_projections = store_queue.QueueProjections(platform.mongo, platform.database, analytics_store)
+    platform.broker.include_router(handlers.create_router(settings, analytics_store, queue_projections))
+    queue_dashboard = queue_live.QueueDashboard(queue_projections)
     queue_broadcaster = queue_live.QueueBroadcaster(
         queue_dashboard,
         poll_seconds=settings.queue_stream_poll_ms / 1000,

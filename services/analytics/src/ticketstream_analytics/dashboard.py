@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from ticketstream.contracts import Envelope
 from ticketstream.contracts.events import (
     SlaBreached,
     SlaClockCancelled,
@@ -23,6 +24,7 @@ from ticketstream.contracts.events import (
     SlaEvent,
     SlaMet,
     SlaWarning,
+    TicketEvent,
 )
 from ticketstream.contracts.models import TicketSnapshot, TicketStatus
 
@@ -200,6 +202,47 @@ def _state_after(event: SlaEvent) -> ClockState:
 
 def is_newer(candidate: ClockObservation, current_order: tuple[datetime, int, str] | None) -> bool:
     return current_order is None or candidate.order > current_order
+
+
+@dataclass(frozen=True)
+class TicketChange:
+    """A ticket event as the queue sees it: the ticket's facts as of that event's version."""
+
+    ticket_id: str
+    facts: TicketFacts
+
+
+def queue_change(envelope: Envelope) -> TicketChange | ClockObservation | None:
+    """What an event tells the queue; None for events it does not count."""
+    event = envelope.data
+    if isinstance(event, TicketEvent):
+        return TicketChange(event.ticket.id, ticket_facts(event.ticket))
+    if isinstance(event, SlaEvent):
+        return observe_clock(event, event_id=envelope.id)
+    return None
+
+
+@dataclass
+class QueueFold:
+    """The queue folded in memory from a log read in any order, for a rebuild to load in bulk:
+    each ticket's highest version and each clock's newest observation, as the live apply keeps.
+
+    A ticket heard of only through its clocks gets an entry too (version 0, counted nowhere), as
+    the live apply gives it one, so that its clocks count once the ticket itself arrives."""
+
+    tickets: dict[str, TicketFacts] = field(default_factory=dict)
+    clocks: dict[str, ClockObservation] = field(default_factory=dict)
+
+    def add(self, change: TicketChange | ClockObservation) -> None:
+        if isinstance(change, TicketChange):
+            held = self.tickets.get(change.ticket_id)
+            if held is None or change.facts.version > held.version:
+                self.tickets[change.ticket_id] = change.facts
+            return
+        current = self.clocks.get(change.clock_id)
+        if is_newer(change, None if current is None else current.order):
+            self.clocks[change.clock_id] = change
+        self.tickets.setdefault(change.ticket_id, TicketFacts())
 
 
 @dataclass(frozen=True)

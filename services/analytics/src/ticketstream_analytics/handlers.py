@@ -15,7 +15,7 @@ from ticketstream.contracts import Envelope, InvalidEventError, parse_event, top
 from ticketstream_analytics.facts import fold_changes
 from ticketstream_analytics.settings import Settings
 from ticketstream_analytics.store import AnalyticsStore
-from ticketstream_analytics.store_queue import QueueStore
+from ticketstream_analytics.store_queue import QueueProjections
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def envelopes_of(records: Iterable[Any]) -> list[Envelope]:
     return envelopes
 
 
-def create_router(settings: Settings, store: AnalyticsStore, queue: QueueStore) -> KafkaRouter:
+def create_router(settings: Settings, store: AnalyticsStore, queue: QueueProjections) -> KafkaRouter:
     router = KafkaRouter()
 
     for topic in FACT_TOPICS:
@@ -63,6 +63,6 @@ def create_router(settings: Settings, store: AnalyticsStore, queue: QueueStore) 
             **{**consumer_options(settings), "group_id": f"{settings.consumer_group}-queue"},
         )
         async def on_queue_event(message: KafkaMessage) -> None:
-            await queue.apply(parse_event(message.headers, message.body))
+            await queue.apply_live(parse_event(message.headers, message.body))
 
     return router

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from ticketstream_analytics.dashboard import QueueSnapshot, queue_rows
-from ticketstream_analytics.store_queue import QueueStore
+from ticketstream_analytics.store_queue import QueueProjections
 
 log = logging.getLogger(__name__)
 
@@ -26,21 +26,25 @@ def utc_now() -> datetime:
 
 
 class QueueDashboard:
-    """Reads the projection and turns it into a snapshot as of the time it is asked."""
+    """Reads the active generation of the projection and turns it into a snapshot as of the time
+    it is asked."""
 
-    def __init__(self, store: QueueStore, *, clock: Callable[[], datetime] = utc_now) -> None:
-        self._store = store
+    def __init__(self, projections: QueueProjections, *, clock: Callable[[], datetime] = utc_now) -> None:
+        self._projections = projections
         self._clock = clock
 
     async def snapshot(self) -> QueueSnapshot:
+        store = await self._projections.active()
         now = self._clock()
-        counters = await self._store.counters()
-        at_risk = await self._store.at_risk_counts(now=now)
+        counters = await store.counters()
+        at_risk = await store.at_risk_counts(now=now)
         rows = queue_rows(((c.team, c.measure, c.count) for c in counters), at_risk)
         return QueueSnapshot(as_of=now, rows=rows)
 
-    async def change_mark(self) -> int:
-        return await self._store.change_mark()
+    async def change_mark(self) -> tuple[str, int]:
+        """Moves whenever the projection changes, including when a rebuild switches generations."""
+        store = await self._projections.active()
+        return store.generation, await store.change_mark()
 
 
 class QueueBroadcaster:
@@ -95,7 +99,7 @@ class QueueBroadcaster:
 
     async def run(self) -> None:
         """Poll until cancelled; a failed poll is logged and retried at the next tick."""
-        last_mark: int | None = None
+        last_mark: tuple[str, int] | None = None
         refreshed_at = 0.0
         while True:
             if not self._someone_listens.is_set():

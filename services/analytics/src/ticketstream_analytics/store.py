@@ -21,6 +21,12 @@ from ticketstream_analytics.reports import TicketFact
 META = "analytics_meta"
 META_ID = "projections"
 TICKET_FACTS = "ticket_facts"
+# The queue dashboard's projection (store_queue.py writes and reads it).
+QUEUE_TICKETS = "queue_tickets"
+QUEUE_CLOCKS = "queue_clocks"
+QUEUE_COUNTERS = "queue_counters"
+QUEUE_RISK = "queue_risk"
+QUEUE_CHANGES = "queue_changes"
 # The one list of projections a generation consists of (a rebuild creates and drops all of them).
 PROJECTION_INDEXES: IndexPlan = {
     TICKET_FACTS: [
@@ -28,6 +34,11 @@ PROJECTION_INDEXES: IndexPlan = {
         IndexModel([("snap.resolved_at", ASCENDING)]),
         IndexModel([("changed_at", ASCENDING)]),
     ],
+    QUEUE_TICKETS: [IndexModel([("risk_due_at", ASCENDING)])],
+    QUEUE_CLOCKS: [IndexModel([("ticket_id", ASCENDING)])],
+    QUEUE_COUNTERS: [],
+    QUEUE_RISK: [IndexModel([("bucket", ASCENDING)])],
+    QUEUE_CHANGES: [],
 }
 # Stamped on every fact write (the writer's clock), so read models can poll what changed.
 CHANGED_AT = "changed_at"
@@ -120,23 +131,29 @@ class AnalyticsStore:
         self._client = client
         self._database = database
 
-    async def generations(self) -> tuple[str, str | None]:
-        """(active, building); creates the first generation on a fresh database."""
+    async def _meta(self) -> Document:
+        """The generations document; creates the first generation on a fresh database."""
         meta = await self._database[META].find_one({"_id": META_ID})
         if meta is None:
             await self._create_indexes(FIRST_GENERATION)
             meta = await self._database[META].find_one_and_update(
                 {"_id": META_ID},
-                {"$setOnInsert": {"active": FIRST_GENERATION, "building": None}},
+                {"$setOnInsert": {"active": FIRST_GENERATION, "building": None, "queue_building": None}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
             assert meta is not None
+        return meta
+
+    async def generations(self) -> tuple[str, str | None]:
+        """(active, building): reports read the first, live fact changes go to both."""
+        meta = await self._meta()
         return str(meta["active"]), meta.get("building")
 
     async def _create_indexes(self, generation: str) -> None:
         for projection, indexes in PROJECTION_INDEXES.items():
-            await self._database[collection_name(projection, generation)].create_indexes(list(indexes))
+            if indexes:
+                await self._database[collection_name(projection, generation)].create_indexes(list(indexes))
 
     async def apply(self, changes: Sequence[FactChange], *, generations: Sequence[str]) -> None:
         """Write fact changes into each named generation (unordered bulk writes, no transaction:
@@ -157,22 +174,37 @@ class AnalyticsStore:
         active, building = await self.generations()
         await self.apply(changes, generations=[active, *([building] if building else [])])
 
+    async def queue_generations(self) -> list[str]:
+        """The generations live queue events go to: the active one and, once a rebuild has loaded
+        its queue, the one being built (before that, the rebuild reads those events itself)."""
+        meta = await self._meta()
+        return [str(meta["active"]), *([str(meta["queue_building"])] if meta.get("queue_building") else [])]
+
     async def begin_generation(self) -> str:
         """Mark a new generation as building; reports keep reading the active one."""
         await self.generations()
         generation = f"g{uuid.uuid4().hex[:10]}"
         await self._create_indexes(generation)
         previous = await self._database[META].find_one_and_update(
-            {"_id": META_ID}, {"$set": {"building": generation}}
+            {"_id": META_ID}, {"$set": {"building": generation, "queue_building": None}}
         )
         if previous and previous.get("building"):
             await self._drop_generation(str(previous["building"]))  # an abandoned rebuild
         return generation
 
+    async def open_queue(self, generation: str) -> None:
+        """From now on live queue events are applied to `generation` too."""
+        opened = await self._database[META].update_one(
+            {"_id": META_ID, "building": generation}, {"$set": {"queue_building": generation}}
+        )
+        if opened.matched_count != 1:
+            raise RuntimeError(f"generation {generation} is no longer the one being built")
+
     async def switch_to(self, generation: str) -> str:
         """Make `generation` active in one update, then drop the generation it replaces."""
         previous = await self._database[META].find_one_and_update(
-            {"_id": META_ID, "building": generation}, {"$set": {"active": generation, "building": None}}
+            {"_id": META_ID, "building": generation, "queue_building": generation},
+            {"$set": {"active": generation, "building": None, "queue_building": None}},
         )
         if previous is None:
             raise RuntimeError(f"generation {generation} is no longer the one being built")

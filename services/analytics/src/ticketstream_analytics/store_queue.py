@@ -17,17 +17,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import UpdateOne
 from pymongo.errors import BulkWriteError
 
 from ticketstream.contracts import Envelope
-from ticketstream.contracts.events import SlaEvent, TicketEvent
-from ticketstream.db import Database, Document, IndexPlan, MongoClient, Session
+from ticketstream.db import Database, Document, MongoClient, Session
 from ticketstream.inbox import apply_once
 from ticketstream_analytics.dashboard import (
     ClockObservation,
     ClockState,
     Measure,
+    TicketChange,
     TicketFacts,
     at_risk_plan,
     counted_measures,
@@ -35,17 +35,21 @@ from ticketstream_analytics.dashboard import (
     counter_shard,
     is_newer,
     next_due_at,
-    observe_clock,
+    queue_change,
     risk_bucket,
     risk_shard,
-    ticket_facts,
+)
+from ticketstream_analytics.store import (
+    FIRST_GENERATION,
+    QUEUE_CHANGES,
+    QUEUE_CLOCKS,
+    QUEUE_COUNTERS,
+    QUEUE_RISK,
+    QUEUE_TICKETS,
+    AnalyticsStore,
+    collection_name,
 )
 
-QUEUE_TICKETS = "queue_tickets"
-QUEUE_CLOCKS = "queue_clocks"
-QUEUE_COUNTERS = "queue_counters"
-QUEUE_RISK = "queue_risk"
-QUEUE_CHANGES = "queue_changes"
 QUEUE_CONSUMER = "analytics-queue"
 NO_TEAM_KEY = "-"
 DUPLICATE_KEY = 11000
@@ -53,45 +57,33 @@ DUPLICATE_KEY = 11000
 
 @dataclass(frozen=True)
 class QueueCollections:
-    """The collection names of one generation of the projection ("" is the live one)."""
+    """The collection names of one generation of the projection."""
 
-    generation: str = ""
+    generation: str = FIRST_GENERATION
 
     @property
     def tickets(self) -> str:
-        return QUEUE_TICKETS + self.generation
+        return collection_name(QUEUE_TICKETS, self.generation)
 
     @property
     def clocks(self) -> str:
-        return QUEUE_CLOCKS + self.generation
+        return collection_name(QUEUE_CLOCKS, self.generation)
 
     @property
     def counters(self) -> str:
-        return QUEUE_COUNTERS + self.generation
+        return collection_name(QUEUE_COUNTERS, self.generation)
 
     @property
     def risk(self) -> str:
-        return QUEUE_RISK + self.generation
+        return collection_name(QUEUE_RISK, self.generation)
 
     @property
     def changes(self) -> str:
-        return QUEUE_CHANGES + self.generation
+        return collection_name(QUEUE_CHANGES, self.generation)
 
     @property
     def consumer(self) -> str:
-        return QUEUE_CONSUMER + self.generation
-
-
-def queue_indexes(generation: str = "") -> IndexPlan:
-    names = QueueCollections(generation)
-    return {
-        names.tickets: [IndexModel([("risk_due_at", ASCENDING)])],
-        names.clocks: [IndexModel([("ticket_id", ASCENDING)])],
-        names.risk: [IndexModel([("bucket", ASCENDING)])],
-    }
-
-
-INDEXES: IndexPlan = queue_indexes()
+        return f"{QUEUE_CONSUMER}-{self.generation}"
 
 
 @dataclass(frozen=True)
@@ -111,10 +103,16 @@ class _Contribution:
 
 
 class QueueStore:
-    def __init__(self, client: MongoClient, database: Database, *, generation: str = "") -> None:
+    def __init__(
+        self, client: MongoClient, database: Database, *, generation: str = FIRST_GENERATION
+    ) -> None:
         self._client = client
         self._database = database
         self._names = QueueCollections(generation)
+
+    @property
+    def generation(self) -> str:
+        return self._names.generation
 
     async def apply(self, envelope: Envelope) -> bool:
         """Fold one tickets.v1 or sla.v1 event into the queue, once per event id; True if it changed it.
@@ -122,23 +120,21 @@ class QueueStore:
         Other events are ignored. Beyond the event id, the ticket's highest version and each
         clock's latest observation win, so copies under new ids and reordering converge too.
         """
-        event = envelope.data
-        if isinstance(event, TicketEvent):
-            ticket_id, facts = event.ticket.id, ticket_facts(event.ticket)
+        change = queue_change(envelope)
+        if change is None:
+            return False
+        if isinstance(change, TicketChange):
+            ticket = change
 
-            async def apply_ticket(session: Session) -> bool:
-                return await self._apply_ticket(session, ticket_id, facts)
+            async def work(session: Session) -> bool:
+                return await self._apply_ticket(session, ticket.ticket_id, ticket.facts)
 
-            work = apply_ticket
-        elif isinstance(event, SlaEvent) and (observation := observe_clock(event, event_id=envelope.id)):
-            clock = observation
+        else:
+            clock = change
 
-            async def apply_clock(session: Session) -> bool:
+            async def work(session: Session) -> bool:
                 return await self._apply_clock(session, clock)
 
-            work = apply_clock
-        else:
-            return False
         changed = await apply_once(
             self._client, self._database, envelope, consumer=self._names.consumer, work=work
         )
@@ -305,6 +301,27 @@ class QueueStore:
             ]
             if operations:
                 await self._database[name].bulk_write(operations, ordered=False)
+
+
+class QueueProjections:
+    """The queue projection across generations: reads go to the active one; live events go to
+    it and, while a rebuild is catching up, to the one being built."""
+
+    def __init__(self, client: MongoClient, database: Database, generations: AnalyticsStore) -> None:
+        self._client = client
+        self._database = database
+        self._generations = generations
+
+    def of(self, generation: str) -> QueueStore:
+        return QueueStore(self._client, self._database, generation=generation)
+
+    async def active(self) -> QueueStore:
+        active, _ = await self._generations.generations()
+        return self.of(active)
+
+    async def apply_live(self, envelope: Envelope) -> None:
+        for generation in await self._generations.queue_generations():
+            await self.of(generation).apply(envelope)
 
 
 async def _insert_absent(database: Database, name: str, documents: list[Document]) -> None:
