@@ -111,6 +111,7 @@ async def test_the_read_model_follows_the_database_through_polls_and_a_generatio
         # A rebuild fills a new generation and switches: the reader drops the old one, then reloads.
         generation = await store.begin_generation()
         await store.apply([creation(n, rng) for n in range(1000, 1100)], generations=[generation])
+        await store.open_queue(generation)
         await store.switch_to(generation)
         await asyncio.sleep(REFRESH_SECONDS * 2)
         assert await reader.current() is None
