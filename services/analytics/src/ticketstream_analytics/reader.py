@@ -35,7 +35,10 @@ class FactReader:
         self._poll_lock = asyncio.Lock()
 
     async def run(self) -> None:
-        """Load, then poll every refresh interval, reloading after a generation switch."""
+        """Load, then poll twice per refresh interval, reloading after a generation switch.
+
+        Twice, so the last poll is always younger than the interval and a report never waits
+        for one (`current` polls itself only when this loop has fallen behind)."""
         while True:
             try:
                 await self.refresh()
@@ -43,7 +46,7 @@ class FactReader:
                 raise
             except Exception as error:  # noqa: BLE001 - keep polling; reports fall back meanwhile
                 log.warning("analytics read model refresh failed: %s", error)
-            await asyncio.sleep(self._refresh_seconds)
+            await asyncio.sleep(self._refresh_seconds / 2)
 
     async def refresh(self) -> None:
         if self._index is None:

@@ -69,6 +69,11 @@ class TicketFact:
     open_until: datetime | None = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # A ticket counts once per agent and label: repeated values go here, not in every report.
+        for name in ("assignees", "tags"):
+            values = getattr(self, name)
+            if len(values) > 1:
+                object.__setattr__(self, name, tuple(dict.fromkeys(values)))
         created = self.created_at
         for name, moment in (
             ("first_response_seconds", self.first_response_at),
@@ -128,7 +133,7 @@ def grouped(
         else:
             values_of = attrgetter(MULTI_VALUED[name])
             for fact in facts:
-                for value in dict.fromkeys(values_of(fact)):
+                for value in values_of(fact):  # without repeats (see TicketFact)
                     members[value].append(fact)
         groups.update(((name, value), found) for value, found in members.items())
     return groups
@@ -300,7 +305,7 @@ def csat_report(facts: list[TicketFact], *, zone: ZoneInfo) -> dict[str, Any]:
     for fact in rated:
         score = fact.csat_score
         assert score is not None
-        for agent in dict.fromkeys(fact.assignees):
+        for agent in fact.assignees:
             by_agent[agent].append(score)
         by_category[fact.category].append(score)
         by_month[local_day(fact.created_at, zone).strftime("%Y-%m")].append(score)
