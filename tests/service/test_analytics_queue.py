@@ -200,7 +200,10 @@ async def test_a_rebuild_from_the_log_restores_a_damaged_dashboard_and_counts_wh
         before, _ = await store.generations()
         database = app.state.platform.database
         await database[f"queue_counters_{before}"].delete_many({})  # a damaged projection
+        await database["queue_clocks_gleftover"].insert_one({"_id": "x"})  # left by a crash
         damaged = (await client.get("/v1/dashboard/queue", headers=headers)).json()
+        claims = {"consumer": f"analytics-queue-{before}"}
+        claims_before = await database["inbox"].count_documents(claims)
         rebuilding = asyncio.create_task(rebuild(settings))
         await publish_events(settings, [_version(late, 1)])  # live while the rebuild runs
         outcome = await rebuilding
@@ -208,7 +211,10 @@ async def test_a_rebuild_from_the_log_restores_a_damaged_dashboard_and_counts_wh
         rebuilt = await eventually(lambda: dashboard_shows(with_late))
         after, building = await store.generations()
         left = set(await database.list_collection_names())
+        claims_after = await database["inbox"].count_documents(claims)
     assert [row for row in damaged["teams"] if row["open"]] == []
+    assert claims_before > 0 and claims_after == 0, "the old generation's inbox claims go with it"
+    assert "queue_clocks_gleftover" not in left
     assert (outcome.replaced, outcome.generation) == (before, after) and building is None
     assert rebuilt["totals"]["open"] == 7
     assert not {name for name in left if name.endswith(f"_{before}")}, "the old generation is dropped"

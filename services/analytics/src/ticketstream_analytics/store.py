@@ -15,6 +15,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel, ReturnDocument, UpdateOne
 
 from ticketstream.db import Database, Document, IndexPlan, MongoClient
+from ticketstream.inbox import INBOX_COLLECTION
 from ticketstream_analytics.facts import FactChange
 from ticketstream_analytics.reports import TicketFact
 
@@ -27,6 +28,7 @@ QUEUE_CLOCKS = "queue_clocks"
 QUEUE_COUNTERS = "queue_counters"
 QUEUE_RISK = "queue_risk"
 QUEUE_CHANGES = "queue_changes"
+QUEUE_CONSUMER = "analytics-queue"
 # The one list of projections a generation consists of (a rebuild creates and drops all of them).
 PROJECTION_INDEXES: IndexPlan = {
     TICKET_FACTS: [
@@ -62,6 +64,11 @@ FACT_PROJECTION = {
 
 def collection_name(projection: str, generation: str) -> str:
     return f"{projection}_{generation}"
+
+
+def queue_consumer(generation: str) -> str:
+    """The inbox consumer name of a generation's queue projection (claims are per generation)."""
+    return f"{QUEUE_CONSUMER}-{generation}"
 
 
 def fact_update(change: FactChange) -> dict[str, Any]:
@@ -188,8 +195,9 @@ class AnalyticsStore:
         previous = await self._database[META].find_one_and_update(
             {"_id": META_ID}, {"$set": {"building": generation, "queue_building": None}}
         )
-        if previous and previous.get("building"):
-            await self._drop_generation(str(previous["building"]))  # an abandoned rebuild
+        assert previous is not None
+        # An abandoned rebuild's, or one a crash left behind between a switch and its drop.
+        await self._drop_generations_but({str(previous["active"]), generation})
         return generation
 
     async def open_queue(self, generation: str) -> None:
@@ -214,6 +222,25 @@ class AnalyticsStore:
     async def _drop_generation(self, generation: str) -> None:
         for projection in PROJECTION_INDEXES:
             await self._database[collection_name(projection, generation)].drop()
+        await self._forget_queue_claims(generation)
+
+    async def _drop_generations_but(self, keep: set[str]) -> None:
+        dropped: set[str] = set()
+        for name in await self._database.list_collection_names():
+            projection, _, generation = name.rpartition("_")
+            if projection in PROJECTION_INDEXES and generation not in keep:
+                await self._database[name].drop()
+                dropped.add(generation)
+        for generation in dropped:
+            await self._forget_queue_claims(generation)
+
+    async def _forget_queue_claims(self, generation: str) -> None:
+        """The inbox claims of a dropped generation's queue (an _id range: `<consumer>:<event>`)."""
+        consumer = queue_consumer(generation)
+        # ";" sorts right after ":", so the range holds exactly the ids starting "<consumer>:".
+        await self._database[INBOX_COLLECTION].delete_many(
+            {"_id": {"$gte": f"{consumer}:", "$lt": f"{consumer};"}}
+        )
 
     async def facts(
         self,

@@ -48,9 +48,9 @@ from ticketstream_analytics.store import (
     QUEUE_TICKETS,
     AnalyticsStore,
     collection_name,
+    queue_consumer,
 )
 
-QUEUE_CONSUMER = "analytics-queue"
 NO_TEAM_KEY = "-"
 DUPLICATE_KEY = 11000
 
@@ -83,7 +83,7 @@ class QueueCollections:
 
     @property
     def consumer(self) -> str:
-        return f"{QUEUE_CONSUMER}-{self.generation}"
+        return queue_consumer(self.generation)
 
 
 @dataclass(frozen=True)
