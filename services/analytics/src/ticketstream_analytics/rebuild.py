@@ -114,10 +114,22 @@ async def _rebuild_into(store: AnalyticsStore, queue: QueueStore, settings: Sett
             for envelope in envelopes:
                 await queue.apply(envelope)
 
+        started = time.monotonic()
         events = await _read_until_caught_up(consumer, partitions, settings, fold_batch)
+        log.info("rebuild read %d events in %.1f s", events, time.monotonic() - started)
+        started = time.monotonic()
         await queue.bulk_load(tickets=list(fold.tickets.items()), clocks=list(fold.clocks.values()))
         await store.open_queue(generation)
-        return events + await _read_until_caught_up(consumer, partitions, settings, apply_batch)
+        log.info(
+            "rebuild loaded the queue of %d tickets and %d clocks in %.1f s",
+            len(fold.tickets),
+            len(fold.clocks),
+            time.monotonic() - started,
+        )
+        started = time.monotonic()
+        caught_up = await _read_until_caught_up(consumer, partitions, settings, apply_batch)
+        log.info("rebuild applied %d newer events in %.1f s", caught_up, time.monotonic() - started)
+        return events + caught_up
     finally:
         await consumer.stop()
 
@@ -133,7 +145,9 @@ async def rebuild(settings: Settings) -> RebuildOutcome:
         log.info("rebuilding analytics projections into generation %s", generation)
         queue = QueueStore(client, database, generation=generation)
         events = await _rebuild_into(store, queue, settings, generation)
+        switching = time.monotonic()
         replaced = await store.switch_to(generation)
+        log.info("rebuild switched from %s and dropped it in %.1f s", replaced, time.monotonic() - switching)
     finally:
         await client.close()
     return RebuildOutcome(generation, replaced, events, time.monotonic() - started)
