@@ -135,9 +135,12 @@ class ServicePlatform:
         embedded broker, minutes on a loaded one); joining together they share one.
         """
         await self.broker.connect()
-        async with asyncio.TaskGroup() as starting:
-            for subscriber in self.broker.subscribers:
-                starting.create_task(subscriber.start())
+        try:
+            async with asyncio.TaskGroup() as starting:
+                for subscriber in self.broker.subscribers:
+                    starting.create_task(subscriber.start())
+        except ExceptionGroup as failed:
+            raise failed.exceptions[0] from failed  # so the retry log names the cause
         for publisher in self.broker.publishers:
             await publisher.start()
         self.broker.running = True

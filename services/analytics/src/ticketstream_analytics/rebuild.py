@@ -30,6 +30,7 @@ from ticketstream_analytics.store_queue import QueueStore
 log = logging.getLogger(__name__)
 
 CAUGHT_UP_READ_FACTOR = 10
+SWITCH_GRACE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ async def rebuild(settings: Settings) -> RebuildOutcome:
         queue = QueueStore(client, database, generation=generation)
         events = await _rebuild_into(store, queue, settings, generation)
         switching = time.monotonic()
-        replaced = await store.switch_to(generation)
+        replaced = await store.switch_to(generation, grace_seconds=SWITCH_GRACE_SECONDS)
         log.info("rebuild switched from %s and dropped it in %.1f s", replaced, time.monotonic() - switching)
     finally:
         await client.close()

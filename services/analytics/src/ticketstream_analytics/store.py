@@ -7,6 +7,7 @@ live events go to both, which is harmless because applying a fact change is idem
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
@@ -208,14 +209,17 @@ class AnalyticsStore:
         if opened.matched_count != 1:
             raise RuntimeError(f"generation {generation} is no longer the one being built")
 
-    async def switch_to(self, generation: str) -> str:
-        """Make `generation` active in one update, then drop the generation it replaces."""
+    async def switch_to(self, generation: str, *, grace_seconds: float = 0.0) -> str:
+        """Make `generation` active in one update, then drop the generation it replaces once
+        `grace_seconds` have passed (a dashboard read or a live write that looked up the
+        generations just before the switch finishes with the old one meanwhile)."""
         previous = await self._database[META].find_one_and_update(
             {"_id": META_ID, "building": generation, "queue_building": generation},
             {"$set": {"active": generation, "building": None, "queue_building": None}},
         )
         if previous is None:
             raise RuntimeError(f"generation {generation} is no longer the one being built")
+        await asyncio.sleep(grace_seconds)
         await self._drop_generation(str(previous["active"]))
         return str(previous["active"])
 
