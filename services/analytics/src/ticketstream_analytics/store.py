@@ -46,6 +46,7 @@ PROJECTION_INDEXES: IndexPlan = {
 # Stamped on every fact write (the writer's clock), so read models can poll what changed.
 CHANGED_AT = "changed_at"
 LOAD_BATCH = 2_000
+STAMPED_WRITE_SIZE = 100  # fact upserts per bulk write (about 0.5 s on the embedded database)
 INDEXES: IndexPlan = {}
 FIRST_GENERATION = "g0"
 
@@ -166,16 +167,18 @@ class AnalyticsStore:
     async def apply(self, changes: Sequence[FactChange], *, generations: Sequence[str]) -> None:
         """Write fact changes into each named generation (unordered bulk writes, no transaction:
         every update is idempotent and touches one document)."""
-        if not changes:
-            return
         for generation in dict.fromkeys(generations):
-            stamp = {CHANGED_AT: datetime.now(UTC)}
-            operations = [
-                UpdateOne({"_id": c.ticket_id}, _stamped(fact_update(c), stamp), upsert=True) for c in changes
-            ]
-            await self._database[collection_name(TICKET_FACTS, generation)].bulk_write(
-                operations, ordered=False
-            )
+            facts = self._database[collection_name(TICKET_FACTS, generation)]
+            # A fresh stamp per small write: read models re-read an overlap window before their
+            # last poll, and a stamp taken before a long bulk write could fall out of it by the
+            # time the write's last documents become visible.
+            for first in range(0, len(changes), STAMPED_WRITE_SIZE):
+                stamp = {CHANGED_AT: datetime.now(UTC)}
+                operations = [
+                    UpdateOne({"_id": c.ticket_id}, _stamped(fact_update(c), stamp), upsert=True)
+                    for c in changes[first : first + STAMPED_WRITE_SIZE]
+                ]
+                await facts.bulk_write(operations, ordered=False)
 
     async def apply_live(self, changes: Sequence[FactChange]) -> None:
         """Live events: the active generation and, during a rebuild, the one being built."""
